@@ -1,0 +1,281 @@
+/* http.c - request routing and response writing for the HTTPS front end. */
+#include "http.h"
+#include "static.h"
+
+#include "gatehouse/err.h"
+#include "gatehouse/log.h"
+#include "gatehouse/mem.h"
+#include "gatehouse/store.h"
+#include "gatehouse/version.h"
+
+#include <jansson.h>
+#include <openssl/ssl.h>
+#include <string.h>
+#include <sys/time.h>
+
+/* The Content-Security-Policy of every response: no inline script or
+ * style, nothing from another origin, never framed. */
+#define GH_CSP                                                                 \
+    "default-src 'self'; script-src 'self'; style-src 'self'; "                \
+    "img-src 'self' data:; connect-src 'self'; font-src 'self'; "              \
+    "object-src 'none'; base-uri 'none'; form-action 'self'; "                 \
+    "frame-ancestors 'none'"
+
+/* Modern TLS 1.2 suites (forward secret AEAD only); TLS 1.3 keeps
+ * OpenSSL's defaults, all of which are modern. */
+const char gh_http_tls12_ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+const struct lws_protocol_vhost_options *
+gh_http_security_headers(struct gh_gateway *gw)
+{
+    static struct lws_protocol_vhost_options h[8];
+    static const char *const nv[][2] = {
+        {"content-security-policy:", GH_CSP},
+        {"x-content-type-options:", "nosniff"},
+        {"referrer-policy:", "no-referrer"},
+        {"x-frame-options:", "DENY"},
+        {"cross-origin-opener-policy:", "same-origin"},
+        {"cross-origin-resource-policy:", "same-origin"},
+        {"permissions-policy:", "camera=(), microphone=(), geolocation=()"},
+    };
+    size_t i, n = sizeof(nv) / sizeof(nv[0]);
+
+    for (i = 0; i < n; i++) {
+        h[i].name = nv[i][0];
+        h[i].value = nv[i][1];
+        h[i].next = &h[i + 1];
+    }
+    h[n].name = "strict-transport-security:";
+    h[n].value = gw->hsts_value;
+    h[n].next = NULL;
+    return h;
+}
+
+/* Marks accepted connections (its address is the mark). */
+static char gh_http_conn_mark;
+
+static struct gh_gateway *
+gh_http_gw(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+/*
+ * Send status + headers for a body held in pss (written on WRITEABLE).
+ * Returns 0, or -1 to close the connection.
+ */
+static int
+gh_http_respond(struct lws *wsi, struct gh_http_pss *pss, unsigned status,
+                const char *type, char *body, size_t len)
+{
+    struct gh_gateway *gw = gh_http_gw(wsi);
+    unsigned char buf[LWS_PRE + GH_HTTP_HEADERS_MAX];
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+
+    gh_metrics_http(&gw->metrics, status);
+    free(pss->body);
+    pss->body = body;
+    pss->len = len;
+    if (lws_add_http_common_headers(wsi, status, type, len, &p, end) ||
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"cache-control:",
+            (const unsigned char *)"no-store", 8, &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* A JSON error body: {"error": code, "message": text}. */
+static int
+gh_http_error(struct lws *wsi, struct gh_http_pss *pss, unsigned status,
+              const char *code, const char *message)
+{
+    json_t *j = json_pack("{s:s, s:s}", "error", code, "message", message);
+    char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+    json_decref(j);
+    if (body == NULL)
+        return -1;
+    return gh_http_respond(wsi, pss, status, "application/json", body,
+                           strlen(body));
+}
+
+static double
+gh_http_now(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static int
+gh_http_healthz(struct lws *wsi, struct gh_http_pss *pss)
+{
+    struct gh_gateway *gw = gh_http_gw(wsi);
+    bool store_ok = gh_store_ping(gw->store) == 0;
+    json_t *j;
+    char *body;
+
+    j = json_pack("{s:s, s:s, s:I, s:s}", "status", store_ok ? "ok" : "error",
+                  "version", GH_VERSION, "uptime_seconds",
+                  (json_int_t)(gh_http_now() - gw->metrics.start_time), "store",
+                  store_ok ? "ok" : "error");
+    body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (body == NULL)
+        return -1;
+    return gh_http_respond(wsi, pss, store_ok ? 200 : 503, "application/json",
+                           body, strlen(body));
+}
+
+static int
+gh_http_metrics(struct lws *wsi, struct gh_http_pss *pss)
+{
+    struct gh_gateway *gw = gh_http_gw(wsi);
+    char *body;
+    size_t len;
+
+    /* Count this response before rendering so it sees itself. */
+    gh_metrics_http(&gw->metrics, 200);
+    gh_metrics_render(&gw->metrics, GH_VERSION, &body, &len);
+    gw->metrics.http_status[200 - GH_METRICS_STATUS_MIN]--;
+    return gh_http_respond(wsi, pss, 200, "text/plain; version=0.0.4", body,
+                           len);
+}
+
+static int
+gh_http_static(struct lws *wsi, struct gh_http_pss *pss, const char *uri)
+{
+    struct gh_gateway *gw = gh_http_gw(wsi);
+    char *path = NULL;
+    int r;
+
+    r = gh_static_resolve(gw->web_root_real, uri, &path);
+    if (r != 0)
+        return gh_http_error(wsi, pss, 404, "not_found", "no such page");
+    gh_metrics_http(&gw->metrics, 200);
+    /* lws adds the vhost's security headers to the status line it sends.
+     * Returns < 0 on failure, > 0 when it finished (HEAD or empty file). */
+    r = lws_serve_http_file(wsi, path, gh_static_mime(path), NULL, 0);
+    free(path);
+    if (r < 0)
+        return -1;
+    if (r > 0 && lws_http_transaction_completed(wsi))
+        return -1;
+    return 0;
+}
+
+/* Which method the request used; NULL for one we do not serve. */
+static const char *
+gh_http_method(struct lws *wsi, bool *head)
+{
+    *head = false;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0)
+        return "GET";
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0) {
+        *head = true;
+        return "HEAD";
+    }
+    return NULL;
+}
+
+static int
+gh_http_route(struct lws *wsi, struct gh_http_pss *pss, const char *uri)
+{
+    const char *method = gh_http_method(wsi, &pss->head);
+
+    if (gh_log_enabled(GH_LOG_DEBUG))
+        gh_debug("http", "msg=request method=%s path=%s",
+                 method ? method : "other", gh_q(uri));
+    if (method == NULL)
+        return gh_http_error(wsi, pss, 405, "method_not_allowed",
+                             "method not allowed");
+    if (strcmp(uri, "/healthz") == 0)
+        return gh_http_healthz(wsi, pss);
+    if (strcmp(uri, "/metrics") == 0)
+        return gh_http_metrics(wsi, pss);
+    return gh_http_static(wsi, pss, uri);
+}
+
+/* Write the pending body in one go; lws buffers what the socket refuses
+ * and calls WRITEABLE again only once that is drained. */
+static int
+gh_http_write_body(struct lws *wsi, struct gh_http_pss *pss)
+{
+    unsigned char *buf;
+    int n;
+
+    if (pss->body == NULL)
+        return 0;
+    if (!pss->head && pss->len > 0) {
+        buf = gh_alloc(LWS_PRE + pss->len, 1);
+        memcpy(buf + LWS_PRE, pss->body, pss->len);
+        n = lws_write(wsi, buf + LWS_PRE, pss->len, LWS_WRITE_HTTP_FINAL);
+        free(buf);
+        if (n < (int)pss->len)
+            return -1;
+    }
+    gh_free(pss->body);
+    pss->len = 0;
+    if (lws_http_transaction_completed(wsi))
+        return -1;
+    return 0;
+}
+
+int
+gh_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                 void *in, size_t len)
+{
+    struct gh_http_pss *pss = user;
+    struct gh_gateway *gw;
+
+    switch (reason) {
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+        /* user is the vhost's SSL_CTX: TLS 1.2 is the floor. */
+        if (SSL_CTX_set_min_proto_version((SSL_CTX *)user, TLS1_2_VERSION) != 1)
+            return 1;
+        SSL_CTX_set_options((SSL_CTX *)user,
+                            SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                SSL_OP_CIPHER_SERVER_PREFERENCE);
+        return 0;
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+        /* An accepted TCP connection (not an h2 stream, not our own
+         * descriptors): mark it so its destruction is counted too. */
+        gw = gh_http_gw(wsi);
+        gw->metrics.open_connections++;
+        gw->metrics.connections_total++;
+        lws_set_opaque_user_data(wsi, &gh_http_conn_mark);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (lws_get_opaque_user_data(wsi) == &gh_http_conn_mark)
+            gh_http_gw(wsi)->metrics.open_connections--;
+        return 0;
+    case LWS_CALLBACK_HTTP:
+        if (gh_http_gw(wsi)->stopping)
+            return -1;
+        /* A decoded %00 would cut the path short: refuse it whole. */
+        if (in == NULL || strlen((const char *)in) != len)
+            return gh_http_error(wsi, pss, 400, "bad_request",
+                                 "malformed request path");
+        return gh_http_route(wsi, pss, (const char *)in);
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return gh_http_write_body(wsi, pss);
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+        if (lws_http_transaction_completed(wsi))
+            return -1;
+        return 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        if (pss != NULL)
+            gh_free(pss->body);
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}

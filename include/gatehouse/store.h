@@ -1,0 +1,76 @@
+/*
+ * store.h - the only door to persistent state.
+ *
+ * Only gatehoused opens the store; workers and CLIs never do. The SQLite
+ * back-end (gateway/store/) is the only file that includes sqlite3.h, so
+ * another back-end (PostgreSQL, for several gateway nodes) can implement
+ * this header later without touching its callers.
+ *
+ * Calls are short and indexed: they run on the event loop thread. The
+ * handle is not shared between threads.
+ */
+#ifndef GATEHOUSE_STORE_H
+#define GATEHOUSE_STORE_H
+
+#include <stdint.h>
+
+struct gh_store;
+
+/* Audit detail longer than this is refused: an event is not a log dump. */
+#define GH_AUDIT_DETAIL_MAX (16 * 1024)
+/* Each short audit field (actor, action, object, outcome, source). */
+#define GH_AUDIT_FIELD_MAX 512
+
+/*
+ * Open (creating if needed) the store at path, apply pending migrations in
+ * order, each in its own transaction. GH_E_SCHEMA when the database was
+ * written by a newer Gatehouse. busy_timeout_ms bounds lock waits.
+ * On success *out is a new handle; close it with gh_store_close.
+ */
+int gh_store_open(const char *path, int busy_timeout_ms, struct gh_store **out);
+
+/* Close the handle (NULL is fine). */
+void gh_store_close(struct gh_store *st);
+
+/* Schema version the store is at, and the newest this build knows. */
+int gh_store_schema_version(struct gh_store *st);
+int gh_store_schema_latest(void);
+
+/* A cheap round trip proving the store answers: 0 or GH_E_STORE. */
+int gh_store_ping(struct gh_store *st);
+
+/* Read a meta value: *out is a new string (caller frees), or
+ * GH_E_NOTFOUND. */
+int gh_store_meta_get(struct gh_store *st, const char *key, char **out);
+/* Insert or replace a meta value. */
+int gh_store_meta_set(struct gh_store *st, const char *key, const char *value);
+
+/* One audit event. Strings are borrowed for the call; NULL = absent.
+ * detail is a JSON object text or NULL. */
+struct gh_audit_event {
+    int64_t ts_ms;       /* 0 = now */
+    const char *actor;   /* who: user id, "system", ... (required) */
+    const char *action;  /* what: "gateway.start", "auth.login", ... */
+    const char *object;  /* on what: target, request id, ... */
+    const char *outcome; /* "ok", "denied", "error", ... (required) */
+    const char *source;  /* peer address */
+    const char *detail;  /* JSON object */
+};
+
+/* Append an event; the table refuses updates and deletes. Returns 0,
+ * GH_E_INVAL (missing or oversized field) or GH_E_STORE. */
+int gh_store_audit_add(struct gh_store *st, const struct gh_audit_event *ev);
+
+/* Row of gh_store_audit_list, valid only during the callback. */
+struct gh_audit_row {
+    int64_t id;
+    struct gh_audit_event ev;
+};
+
+/* Call fn for events with id > after_id, oldest first, at most limit of
+ * them. fn returns non-zero to stop early. Returns rows seen or < 0. */
+int gh_store_audit_list(struct gh_store *st, int64_t after_id, int limit,
+                        int (*fn)(const struct gh_audit_row *row, void *ctx),
+                        void *ctx);
+
+#endif
