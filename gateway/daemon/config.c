@@ -61,6 +61,50 @@ const struct gh_config_key gh_config_keys[] = {
     {"store", "busy_timeout_ms", GH_CFGT_INT, GH_CFG_STARTUP, "5000", 0,
      60000, F(store_busy_timeout_ms),
      "How long a database call waits for a lock before failing."},
+    {"oidc", "issuer", GH_CFGT_ISSUER, GH_CFG_STARTUP, "", 0, 0,
+     F(oidc_issuer),
+     "OpenID Connect issuer URL (https://; http:// only on loopback, for "
+     "tests). Empty = nobody can sign in."},
+    {"oidc", "client_id", GH_CFGT_STRING, GH_CFG_STARTUP, "gatehouse-web", 0,
+     0, F(oidc_client_id), "Client id of the gateway's browser client."},
+    {"oidc", "client_secret", GH_CFGT_STRING, GH_CFG_STARTUP | GH_CFG_SECRET,
+     "", 0, 0, F(oidc_client_secret),
+     "Client secret; prefer client_secret_file."},
+    {"oidc", "client_secret_file", GH_CFGT_PATH, GH_CFG_STARTUP, "", 0, 0,
+     F(oidc_client_secret_file),
+     "File holding the client secret (first line)."},
+    {"oidc", "audience", GH_CFGT_STRING, GH_CFG_STARTUP, "gatehouse", 0, 0,
+     F(oidc_audience), "Required aud of bearer access tokens (CLIs)."},
+    {"oidc", "scopes", GH_CFGT_STRING, GH_CFG_STARTUP,
+     "openid email profile groups", 0, 0, F(oidc_scopes),
+     "Scopes asked for at browser sign-in."},
+    {"oidc", "user_claim", GH_CFGT_STRING, GH_CFG_STARTUP | GH_CFG_NONEMPTY,
+     "sub", 0, 0, F(oidc_user_claim), "Claim that is the user id."},
+    {"oidc", "groups_claim", GH_CFGT_STRING, GH_CFG_STARTUP | GH_CFG_NONEMPTY,
+     "groups", 0, 0, F(oidc_groups_claim), "Claim holding the groups."},
+    {"oidc", "clock_skew", GH_CFGT_INT, GH_CFG_STARTUP, "60", 0, 600,
+     F(oidc_clock_skew), "Seconds of clock skew allowed on exp/nbf/iat."},
+    {"oidc", "jwks_refresh", GH_CFGT_INT, GH_CFG_STARTUP, "600", 2, 86400,
+     F(oidc_jwks_refresh), "Seconds between routine JWKS refreshes."},
+    {"oidc", "jwks_min_interval", GH_CFGT_INT, GH_CFG_STARTUP, "30", 1, 3600,
+     F(oidc_jwks_min_interval),
+     "An unknown kid refreshes the JWKS at most this often (seconds), so "
+     "forged kids cannot make the gateway hammer its IdP."},
+    {"session", "lifetime", GH_CFGT_INT, GH_CFG_STARTUP, "28800", 5, 604800,
+     F(session_lifetime), "Absolute lifetime of a browser session, s."},
+    {"session", "idle_timeout", GH_CFGT_INT, GH_CFG_STARTUP, "1800", 2,
+     86400, F(session_idle_timeout),
+     "A browser session unused this long ends, s."},
+    {"roles", "user", GH_CFGT_STRING, GH_CFG_RELOADABLE, "gatehouse-users", 0,
+     0, F(roles_user), "Comma-separated groups granting the user role."},
+    {"roles", "approver", GH_CFGT_STRING, GH_CFG_RELOADABLE,
+     "gatehouse-approvers", 0, 0, F(roles_approver),
+     "Groups granting the approver role."},
+    {"roles", "auditor", GH_CFGT_STRING, GH_CFG_RELOADABLE,
+     "gatehouse-auditors", 0, 0, F(roles_auditor),
+     "Groups granting the auditor role."},
+    {"roles", "admin", GH_CFGT_STRING, GH_CFG_RELOADABLE, "gatehouse-admins",
+     0, 0, F(roles_admin), "Groups granting the admin role."},
     {NULL, NULL, GH_CFGT_STRING, 0, NULL, 0, 0, 0, NULL},
 };
 /* clang-format on */
@@ -122,7 +166,7 @@ static bool
 gh_cfg_is_string(enum gh_cfg_type t)
 {
     return t == GH_CFGT_STRING || t == GH_CFGT_PATH || t == GH_CFGT_ADDR ||
-           t == GH_CFGT_URL;
+           t == GH_CFGT_URL || t == GH_CFGT_ISSUER;
 }
 
 /* True when s has a byte below 0x20 or 0x7f: never valid in a value. */
@@ -168,6 +212,17 @@ gh_cfg_parse_value(struct gh_config *cfg, const struct gh_config_key *k,
             (strncmp(text, "https://", 8) != 0 || text[8] == '\0' ||
              text[8] == '/' || strpbrk(text, " \"'<>\\") != NULL)) {
             snprintf(why, whylen, "%s is not an absolute https:// URL",
+                     gh_q(text));
+            return GH_E_CONFIG;
+        }
+        break;
+    case GH_CFGT_ISSUER:
+        if (*text != '\0' && strncmp(text, "https://", 8) != 0 &&
+            strncmp(text, "http://127.0.0.1:", 17) != 0 &&
+            strncmp(text, "http://localhost:", 17) != 0 &&
+            strncmp(text, "http://[::1]:", 13) != 0) {
+            snprintf(why, whylen,
+                     "%s is not an https:// URL (http:// only on loopback)",
                      gh_q(text));
             return GH_E_CONFIG;
         }
@@ -472,6 +527,33 @@ gh_cfg_check_fs(struct gh_cfg_parse *p)
                     "%s: tls.cert_file and tls.key_file must be set together",
                     where);
         return GH_E_CONFIG;
+    }
+    if (*c->oidc_client_secret != '\0' && *c->oidc_client_secret_file != '\0') {
+        i = gh_cfg_index_of(
+            offsetof(struct gh_config, oidc_client_secret_file));
+        gh_cfg_origin_text(p, i, where, sizeof(where));
+        gh_cfg_errf(p->err,
+                    "%s: set oidc.client_secret or oidc.client_secret_file, "
+                    "not both",
+                    where);
+        return GH_E_CONFIG;
+    }
+    if (*c->oidc_client_secret_file != '\0') {
+        char *sec = NULL;
+        size_t n = 0;
+
+        i = gh_cfg_index_of(
+            offsetof(struct gh_config, oidc_client_secret_file));
+        if (gh_file_read(c->oidc_client_secret_file, 4096, &sec, &n) != 0) {
+            gh_cfg_origin_text(p, i, where, sizeof(where));
+            gh_cfg_errf(p->err, "%s: cannot read %s: %s", where,
+                        gh_q(c->oidc_client_secret_file), strerror(errno));
+            return GH_E_CONFIG;
+        }
+        sec[strcspn(sec, "\r\n")] = '\0';
+        free(c->oidc_client_secret);
+        c->oidc_client_secret = gh_strdup(sec);
+        gh_freezero(sec, n);
     }
     if (*c->tls_cert_file != '\0') {
         int which = 0;

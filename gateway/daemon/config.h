@@ -37,7 +37,8 @@ enum gh_cfg_type {
     GH_CFGT_BOOL,   /* yes/no/true/false/on/off/1/0 */
     GH_CFGT_LEVEL,  /* log level name */
     GH_CFGT_ADDR,   /* numeric IPv4 or IPv6 address */
-    GH_CFGT_URL     /* absolute https:// URL, or "" */
+    GH_CFGT_URL,    /* absolute https:// URL, or "" */
+    GH_CFGT_ISSUER  /* https:// URL, or http:// on loopback (tests), or "" */
 };
 
 /* Parsed values; every string is owned by the struct. */
@@ -53,6 +54,23 @@ struct gh_config {
     long hsts_max_age;
     long log_level;
     long store_busy_timeout_ms;
+    char *oidc_issuer;
+    char *oidc_client_id;
+    char *oidc_client_secret;
+    char *oidc_client_secret_file;
+    char *oidc_audience;
+    char *oidc_scopes;
+    char *oidc_user_claim;
+    char *oidc_groups_claim;
+    long oidc_clock_skew;
+    long oidc_jwks_refresh;
+    long oidc_jwks_min_interval;
+    long session_lifetime;
+    long session_idle_timeout;
+    char *roles_user;
+    char *roles_approver;
+    char *roles_auditor;
+    char *roles_admin;
     /* Where the file came from ("" when none), for messages. */
     char *file;
 };

@@ -14,6 +14,9 @@
 struct lws_context;
 struct lws_vhost;
 struct gh_store;
+struct gh_fetch;
+struct gh_oidc;
+struct gh_logins;
 
 /* Length of the Strict-Transport-Security value buffer. */
 #define GH_HSTS_VALUE_MAX 64
@@ -29,6 +32,9 @@ struct gh_gateway {
     char *web_root_real;        /* realpath of cfg->web_root (owned) */
     struct lws_context *lws;
     struct lws_vhost *vhost;
+    struct gh_fetch *fetch;   /* IdP requests off the loop (owned) */
+    struct gh_oidc *oidc;     /* sign-in (owned) */
+    struct gh_logins *logins; /* browser logins in progress (owned) */
     struct gh_metrics metrics;
     char hsts_value[GH_HSTS_VALUE_MAX]; /* rebuilt on reload */
     volatile bool stopping;
@@ -37,6 +43,9 @@ struct gh_gateway {
 
 /* Re-read the configuration file and apply reloadable keys (SIGHUP). */
 void gh_gateway_reload(struct gh_gateway *gw);
+
+/* Once a second on the loop: IdP discovery retries, JWKS refreshes. */
+void gh_gateway_tick(struct gh_gateway *gw);
 
 /* Recompute values derived from reloadable keys (HSTS header, log level). */
 void gh_gateway_derive(struct gh_gateway *gw);

@@ -1,6 +1,10 @@
 /* http.c - request routing and response writing for the HTTPS front end. */
 #include "http.h"
 #include "static.h"
+#include "auth-http.h"
+
+#include "gatehouse/fetch.h"
+#include "gatehouse/oidc.h"
 
 #include "gatehouse/err.h"
 #include "gatehouse/log.h"
@@ -63,38 +67,46 @@ gh_http_gw(struct lws *wsi)
     return lws_context_user(lws_get_context(wsi));
 }
 
-/*
- * Send status + headers for a body held in pss (written on WRITEABLE).
- * Returns 0, or -1 to close the connection.
- */
-static int
+/* Forget the response and deferred state (not the connection). */
+static void
+gh_http_pss_clear(struct gh_http_pss *pss)
+{
+    int i;
+
+    gh_free(pss->body);
+    gh_free(pss->location);
+    for (i = 0; i < GH_HTTP_COOKIES_MAX; i++)
+        gh_free(pss->cookies[i]);
+    gh_free(pss->return_to);
+    gh_identity_free(pss->login);
+    pss->login = NULL;
+    pss->login_error = NULL;
+    pss->have_response = false;
+    pss->len = 0;
+    pss->resume = NULL;
+    pss->retried = false;
+}
+
+int
 gh_http_respond(struct lws *wsi, struct gh_http_pss *pss, unsigned status,
                 const char *type, char *body, size_t len)
 {
-    struct gh_gateway *gw = gh_http_gw(wsi);
-    unsigned char buf[LWS_PRE + GH_HTTP_HEADERS_MAX];
-    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
-
-    gh_metrics_http(&gw->metrics, status);
     free(pss->body);
+    pss->have_response = true;
+    pss->status = status;
+    pss->type = type;
     pss->body = body;
     pss->len = len;
-    if (lws_add_http_common_headers(wsi, status, type, len, &p, end) ||
-        lws_add_http_header_by_name(
-            wsi, (const unsigned char *)"cache-control:",
-            (const unsigned char *)"no-store", 8, &p, end) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
-        return -1;
+    pss->resume = NULL;
+    gh_metrics_http(&gh_http_gw(wsi)->metrics, status);
     lws_callback_on_writable(wsi);
     return 0;
 }
 
-/* A JSON error body: {"error": code, "message": text}. */
-static int
-gh_http_error(struct lws *wsi, struct gh_http_pss *pss, unsigned status,
-              const char *code, const char *message)
+int
+gh_http_json(struct lws *wsi, struct gh_http_pss *pss, unsigned status,
+             json_t *j)
 {
-    json_t *j = json_pack("{s:s, s:s}", "error", code, "message", message);
     char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
     json_decref(j);
@@ -102,6 +114,60 @@ gh_http_error(struct lws *wsi, struct gh_http_pss *pss, unsigned status,
         return -1;
     return gh_http_respond(wsi, pss, status, "application/json", body,
                            strlen(body));
+}
+
+int
+gh_http_error(struct lws *wsi, struct gh_http_pss *pss, unsigned status,
+              const char *code, const char *message)
+{
+    return gh_http_json(
+        wsi, pss, status,
+        json_pack("{s:s, s:s}", "error", code, "message", message));
+}
+
+int
+gh_http_defer(struct lws *wsi, struct gh_http_pss *pss,
+              gh_http_resume_fn resume)
+{
+    (void)wsi;
+    pss->resume = resume;
+    return 0;
+}
+
+void
+gh_http_wake(struct lws *wsi)
+{
+    lws_callback_on_writable(wsi);
+}
+
+bool
+gh_http_ws_origin_ok(struct lws *wsi)
+{
+    /* Browsers always send Origin on a WebSocket handshake; a page on
+     * another site must never drive a session with the user's cookie
+     * (cross-site WebSocket hijacking). Native clients send no Origin and
+     * authenticate with a bearer token instead. */
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
+        return true;
+    return gh_http_same_origin(wsi);
+}
+
+bool
+gh_http_same_origin(struct lws *wsi)
+{
+    struct gh_gateway *gw = gh_http_gw(wsi);
+    char origin[512];
+    size_t n;
+    int len;
+
+    len = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
+    if (len <= 0)
+        return false;
+    /* gw->url is "https://host:port/"; the Origin has no trailing '/'. */
+    n = strlen(gw->url);
+    if (n > 0 && gw->url[n - 1] == '/')
+        n--;
+    return (size_t)len == n && strncmp(origin, gw->url, n) == 0;
 }
 
 static double
@@ -181,6 +247,8 @@ gh_http_method(struct lws *wsi, bool *head)
         *head = true;
         return "HEAD";
     }
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0)
+        return "POST";
     return NULL;
 }
 
@@ -188,11 +256,25 @@ static int
 gh_http_route(struct lws *wsi, struct gh_http_pss *pss, const char *uri)
 {
     const char *method = gh_http_method(wsi, &pss->head);
+    int r;
 
     if (gh_log_enabled(GH_LOG_DEBUG))
         gh_debug("http", "msg=request method=%s path=%s",
                  method ? method : "other", gh_q(uri));
-    if (method == NULL)
+    if (method != NULL && strcmp(method, "POST") == 0 &&
+        lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
+        /* Route once the body has arrived (HTTP_BODY_COMPLETION). */
+        if (strlen(uri) >= sizeof(pss->post_uri))
+            return gh_http_error(wsi, pss, 404, "not_found",
+                                 "no such endpoint");
+        strcpy(pss->post_uri, uri);
+        pss->body_seen = 0;
+        return 0;
+    }
+    r = gh_auth_http_route(wsi, pss, method, uri);
+    if (r != GH_AUTH_NOT_MINE)
+        return r;
+    if (method == NULL || strcmp(method, "POST") == 0)
         return gh_http_error(wsi, pss, 405, "method_not_allowed",
                              "method not allowed");
     if (strcmp(uri, "/healthz") == 0)
@@ -202,16 +284,37 @@ gh_http_route(struct lws *wsi, struct gh_http_pss *pss, const char *uri)
     return gh_http_static(wsi, pss, uri);
 }
 
-/* Write the pending body in one go; lws buffers what the socket refuses
- * and calls WRITEABLE again only once that is drained. */
+/* Write the stored response: headers, then the body in one go (lws
+ * buffers what the socket refuses and calls WRITEABLE again only once
+ * that is drained). */
 static int
-gh_http_write_body(struct lws *wsi, struct gh_http_pss *pss)
+gh_http_write_response(struct lws *wsi, struct gh_http_pss *pss)
 {
+    unsigned char hbuf[LWS_PRE + GH_HTTP_HEADERS_MAX];
+    unsigned char *start = hbuf + LWS_PRE, *p = start;
+    unsigned char *end = hbuf + sizeof(hbuf);
     unsigned char *buf;
-    int n;
+    int i, n;
 
-    if (pss->body == NULL)
-        return 0;
+    if (lws_add_http_common_headers(wsi, pss->status, pss->type, pss->len, &p,
+                                    end) ||
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"cache-control:",
+            (const unsigned char *)"no-store", 8, &p, end))
+        return -1;
+    if (pss->location != NULL &&
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_LOCATION,
+                                     (const unsigned char *)pss->location,
+                                     (int)strlen(pss->location), &p, end))
+        return -1;
+    for (i = 0; i < GH_HTTP_COOKIES_MAX; i++)
+        if (pss->cookies[i] != NULL &&
+            lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_SET_COOKIE,
+                                         (const unsigned char *)pss->cookies[i],
+                                         (int)strlen(pss->cookies[i]), &p, end))
+            return -1;
+    if (lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
     if (!pss->head && pss->len > 0) {
         buf = gh_alloc(LWS_PRE + pss->len, 1);
         memcpy(buf + LWS_PRE, pss->body, pss->len);
@@ -220,11 +323,28 @@ gh_http_write_body(struct lws *wsi, struct gh_http_pss *pss)
         if (n < (int)pss->len)
             return -1;
     }
-    gh_free(pss->body);
-    pss->len = 0;
+    gh_http_pss_clear(pss);
     if (lws_http_transaction_completed(wsi))
         return -1;
     return 0;
+}
+
+static int
+gh_http_writeable(struct lws *wsi, struct gh_http_pss *pss)
+{
+    int r;
+
+    if (!pss->have_response && pss->resume != NULL) {
+        gh_http_resume_fn fn = pss->resume;
+
+        pss->resume = NULL;
+        r = fn(wsi, pss);
+        if (r < 0)
+            return -1;
+    }
+    if (!pss->have_response)
+        return 0; /* still waiting */
+    return gh_http_write_response(wsi, pss);
 }
 
 int
@@ -255,6 +375,13 @@ gh_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (lws_get_opaque_user_data(wsi) == &gh_http_conn_mark)
             gh_http_gw(wsi)->metrics.open_connections--;
         return 0;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        /* lws would otherwise accept a WebSocket upgrade onto this, the
+         * default protocol. WebSocket endpoints have their own protocols,
+         * each of which checks gh_http_ws_origin_ok(). */
+        gh_info("http", "msg=\"WebSocket upgrade refused: no such "
+                        "endpoint\"");
+        return -1;
     case LWS_CALLBACK_HTTP:
         if (gh_http_gw(wsi)->stopping)
             return -1;
@@ -264,15 +391,38 @@ gh_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                                  "malformed request path");
         return gh_http_route(wsi, pss, (const char *)in);
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        return gh_http_write_body(wsi, pss);
+        return gh_http_writeable(wsi, pss);
+    case LWS_CALLBACK_HTTP_BODY:
+        pss->body_seen += len;
+        if (pss->body_seen > GH_HTTP_REQUEST_BODY_MAX) {
+            lws_return_http_status(wsi, 413, NULL);
+            return -1;
+        }
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
+        int r = gh_auth_http_route(wsi, pss, "POST", pss->post_uri);
+
+        if (r == GH_AUTH_NOT_MINE)
+            r = gh_http_error(wsi, pss, 405, "method_not_allowed",
+                              "method not allowed");
+        return r;
+    }
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
         if (lws_http_transaction_completed(wsi))
             return -1;
         return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        if (pss != NULL)
-            gh_free(pss->body);
+        if (pss != NULL) {
+            gh_auth_http_closed(wsi, pss);
+            gh_http_pss_clear(pss);
+        }
+        return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        /* The fetch thread has results: run their callbacks here. */
+        gw = gh_http_gw(wsi);
+        if (gw->fetch != NULL)
+            gh_fetch_dispatch(gw->fetch);
         return 0;
     default:
         break;

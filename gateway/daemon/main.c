@@ -14,7 +14,13 @@
 #include "gatehouse/fsutil.h"
 #include "gatehouse/log.h"
 #include "gatehouse/mem.h"
+#include "gatehouse/fetch.h"
+#include "gatehouse/oidc.h"
 #include "gatehouse/store.h"
+#include "auth-http.h"
+
+#include <curl/curl.h>
+#include <time.h>
 #include "gatehouse/version.h"
 
 #include <errno.h>
@@ -150,6 +156,53 @@ gh_gateway_open(struct gh_gateway *gw)
     return 0;
 }
 
+void
+gh_gateway_tick(struct gh_gateway *gw)
+{
+    if (gw->oidc != NULL)
+        gh_oidc_tick(gw->oidc, (int64_t)time(NULL));
+}
+
+/* Sign-in: the fetch thread and the relying party (after the loop exists,
+ * since the fetch thread wakes it). */
+static int
+gh_gateway_open_auth(struct gh_gateway *gw)
+{
+    struct gh_config *c = gw->cfg;
+    struct gh_oidc_config oc;
+    char *redirect;
+
+    gw->fetch = gh_fetch_new(gh_server_wake, gw->lws);
+    if (gw->fetch == NULL) {
+        gh_error("daemon", "msg=\"cannot start the fetch thread\"");
+        return GH_E_INTERNAL;
+    }
+    gw->logins = gh_logins_new();
+    redirect = gh_asprintf("%sauth/callback", gw->url);
+    memset(&oc, 0, sizeof(oc));
+    oc.issuer = c->oidc_issuer;
+    oc.client_id = c->oidc_client_id;
+    oc.client_secret = c->oidc_client_secret;
+    oc.audience = c->oidc_audience;
+    oc.redirect_uri = redirect;
+    oc.scopes = c->oidc_scopes;
+    oc.user_claim = c->oidc_user_claim;
+    oc.groups_claim = c->oidc_groups_claim;
+    oc.skew = c->oidc_clock_skew;
+    oc.jwks_refresh = c->oidc_jwks_refresh;
+    oc.jwks_min_interval = c->oidc_jwks_min_interval;
+    oc.role_groups[GH_ROLE_USER] = c->roles_user;
+    oc.role_groups[GH_ROLE_APPROVER] = c->roles_approver;
+    oc.role_groups[GH_ROLE_AUDITOR] = c->roles_auditor;
+    oc.role_groups[GH_ROLE_ADMIN] = c->roles_admin;
+    gw->oidc = gh_oidc_new(&oc, gw->fetch);
+    free(redirect);
+    if (*c->oidc_issuer == '\0')
+        gh_warn("auth", "msg=\"no identity provider configured "
+                        "(oidc.issuer): nobody can sign in\"");
+    return 0;
+}
+
 static void
 gh_gateway_announce(struct gh_gateway *gw)
 {
@@ -157,7 +210,6 @@ gh_gateway_announce(struct gh_gateway *gw)
 
     int port = lws_get_vhost_listen_port(gw->vhost);
 
-    gw->url = gh_config_url(gw->cfg, port);
     if (gh_tls_fingerprints(gw->cert_file, fp, spki) != 0) {
         strcpy(fp, "?");
         strcpy(spki, "?");
@@ -172,7 +224,12 @@ gh_gateway_announce(struct gh_gateway *gw)
 static void
 gh_gateway_close(struct gh_gateway *gw)
 {
+    /* The fetch thread wakes the loop: stop it before the loop goes. */
+    gh_fetch_free(gw->fetch);
+    gw->fetch = NULL;
     gh_server_stop(gw);
+    gh_oidc_free(gw->oidc);
+    gh_logins_free(gw->logins);
     gh_store_close(gw->store);
     gh_config_free(gw->cfg);
     free(gw->cert_file);
@@ -263,8 +320,12 @@ main(int argc, char **argv)
     gh_metrics_init(&gw.metrics);
     gh_gateway_derive(&gw);
 
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread */
     if (gh_server_block_signals() != 0 || gh_gateway_open(&gw) != 0 ||
         gh_server_start(&gw) != 0)
+        goto out;
+    gw.url = gh_config_url(gw.cfg, lws_get_vhost_listen_port(gw.vhost));
+    if (gh_gateway_open_auth(&gw) != 0)
         goto out;
     gh_gateway_audit(&gw, "gateway.start", "ok", NULL);
     gh_gateway_announce(&gw);
@@ -278,5 +339,6 @@ out:
         gh_info("daemon", "msg=stopped");
     else
         gh_error("daemon", "msg=\"cannot start; see the lines above\"");
+    curl_global_cleanup();
     return rc;
 }

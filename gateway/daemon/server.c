@@ -18,6 +18,27 @@
 
 extern const char gh_http_tls12_ciphers[];
 
+/* The once-a-second timer (one gateway per process). */
+#define GH_SERVER_TICK_US (1000 * 1000)
+static lws_sorted_usec_list_t gh_server_tick_sul;
+static struct gh_gateway *gh_server_tick_gw;
+
+static void
+gh_server_tick(lws_sorted_usec_list_t *sul)
+{
+    gh_gateway_tick(gh_server_tick_gw);
+    lws_sul_schedule(gh_server_tick_gw->lws, 0, sul, gh_server_tick,
+                     GH_SERVER_TICK_US);
+}
+
+/* Called by the fetch thread: make the loop run gh_fetch_dispatch. */
+void gh_server_wake(void *ctx);
+void
+gh_server_wake(void *ctx)
+{
+    lws_cancel_service((struct lws_context *)ctx);
+}
+
 /* Route lws's own diagnostics into our log (errors and warnings only:
  * its notices are per-connection chatter). */
 static void
@@ -47,6 +68,8 @@ gh_server_signal_cb(struct lws *wsi, enum lws_callback_reasons reason,
     (void)user;
     (void)in;
     (void)len;
+    if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION)
+        return -1; /* a WebSocket client asked for this protocol by name */
     if (reason != LWS_CALLBACK_RAW_RX_FILE)
         return 0;
     n = read(lws_get_socket_fd(wsi), &si, sizeof(si));
@@ -157,6 +180,8 @@ gh_server_start(struct gh_gateway *gw)
     info.user = gw;
     info.fd_limit_per_thread = gh_server_fd_budget(cfg->max_connections);
     info.count_threads = 1;
+    /* Room for a 16 KiB bearer token (GH_JWT_MAX) plus other headers. */
+    info.max_http_header_data = 24 * 1024;
     gw->lws = lws_create_context(&info);
     if (gw->lws == NULL) {
         gh_error("daemon", "msg=\"cannot create event loop context\"");
@@ -192,6 +217,8 @@ gh_server_start(struct gh_gateway *gw)
     }
     if (gh_server_adopt_signals(gw) != 0)
         return GH_E_INTERNAL;
+    gh_server_tick_gw = gw;
+    lws_sul_schedule(gw->lws, 0, &gh_server_tick_sul, gh_server_tick, 1);
     return 0;
 }
 

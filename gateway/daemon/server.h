@@ -28,6 +28,9 @@ int gh_server_run(struct gh_gateway *gw);
 /* Destroy the context (closes every connection). NULL context is fine. */
 void gh_server_stop(struct gh_gateway *gw);
 
+/* Wake the loop from another thread (ctx: the lws_context). */
+void gh_server_wake(void *ctx);
+
 /* Block SIGTERM, SIGINT, SIGHUP (delivered via signalfd) and ignore
  * SIGPIPE. Call before any thread exists. */
 int gh_server_block_signals(void);

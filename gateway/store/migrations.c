@@ -27,6 +27,19 @@ const struct gh_migration gh_migrations[] = {
      "  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
      "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
      "  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"},
+    {"browser sessions",
+     /* Only a SHA-256 of the session id is stored: a copy of the database
+      * does not let anyone into a live session. */
+     "CREATE TABLE browser_sessions ("
+     "  id_hash      BLOB PRIMARY KEY NOT NULL,"
+     "  user_id      TEXT NOT NULL,"
+     "  identity     TEXT NOT NULL,"
+     "  created_ms   INTEGER NOT NULL,"
+     "  last_seen_ms INTEGER NOT NULL,"
+     "  expires_ms   INTEGER NOT NULL,"
+     "  ended_ms     INTEGER"
+     ") STRICT;"
+     "CREATE INDEX browser_sessions_user ON browser_sessions(user_id);"},
 };
 
 const size_t gh_migrations_count =

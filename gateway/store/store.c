@@ -323,3 +323,91 @@ gh_store_audit_list(struct gh_store *st, int64_t after_id, int limit,
     sqlite3_finalize(s);
     return n;
 }
+
+int
+gh_store_session_add(struct gh_store *st,
+                     const unsigned char hash[GH_SESSION_HASH_LEN],
+                     const char *user_id, const char *identity, int64_t now_ms,
+                     int64_t expires_ms)
+{
+    sqlite3_stmt *s;
+    int r = 0;
+
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO browser_sessions (id_hash, user_id, "
+                           "identity, created_ms, last_seen_ms, expires_ms) "
+                           "VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return gh_store_fail(st, "session add");
+    sqlite3_bind_blob(s, 1, hash, GH_SESSION_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, identity, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, now_ms);
+    sqlite3_bind_int64(s, 5, expires_ms);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        r = gh_store_fail(st, "session add");
+    sqlite3_finalize(s);
+    return r;
+}
+
+int
+gh_store_session_get(struct gh_store *st,
+                     const unsigned char hash[GH_SESSION_HASH_LEN],
+                     int64_t now_ms, int64_t idle_ms, char **identity,
+                     int64_t *expires_ms)
+{
+    sqlite3_stmt *s;
+    int r = GH_E_NOTFOUND, rc;
+
+    *identity = NULL;
+    /* One statement finds and touches the session, so two requests cannot
+     * race an idle expiry. */
+    if (sqlite3_prepare_v2(st->db,
+                           "UPDATE browser_sessions SET last_seen_ms = ?2 "
+                           "WHERE id_hash = ?1 AND ended_ms IS NULL "
+                           "AND expires_ms > ?2 AND last_seen_ms + ?3 > ?2 "
+                           "RETURNING identity, expires_ms",
+                           -1, &s, NULL) != SQLITE_OK)
+        return gh_store_fail(st, "session get");
+    sqlite3_bind_blob(s, 1, hash, GH_SESSION_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, now_ms);
+    sqlite3_bind_int64(s, 3, idle_ms);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *identity = gh_strdup((const char *)sqlite3_column_text(s, 0));
+        *expires_ms = sqlite3_column_int64(s, 1);
+        r = 0;
+        rc = sqlite3_step(s);
+    }
+    if (rc != SQLITE_DONE)
+        r = gh_store_fail(st, "session get");
+    sqlite3_finalize(s);
+    if (r != 0) {
+        free(*identity);
+        *identity = NULL;
+    }
+    return r;
+}
+
+int
+gh_store_session_end(struct gh_store *st,
+                     const unsigned char hash[GH_SESSION_HASH_LEN],
+                     int64_t now_ms)
+{
+    sqlite3_stmt *s;
+    int r = 0;
+
+    if (sqlite3_prepare_v2(st->db,
+                           "UPDATE browser_sessions SET ended_ms = ?2 "
+                           "WHERE id_hash = ?1 AND ended_ms IS NULL",
+                           -1, &s, NULL) != SQLITE_OK)
+        return gh_store_fail(st, "session end");
+    sqlite3_bind_blob(s, 1, hash, GH_SESSION_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, now_ms);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        r = gh_store_fail(st, "session end");
+    else if (sqlite3_changes(st->db) == 0)
+        r = GH_E_NOTFOUND;
+    sqlite3_finalize(s);
+    return r;
+}

@@ -73,4 +73,29 @@ int gh_store_audit_list(struct gh_store *st, int64_t after_id, int limit,
                         int (*fn)(const struct gh_audit_row *row, void *ctx),
                         void *ctx);
 
+/* Length of a browser-session id hash (SHA-256). */
+#define GH_SESSION_HASH_LEN 32
+
+/* Record a new browser session. identity is the JSON the auth module
+ * stores (gh_identity_dump). */
+int gh_store_session_add(struct gh_store *st,
+                         const unsigned char hash[GH_SESSION_HASH_LEN],
+                         const char *user_id, const char *identity,
+                         int64_t now_ms, int64_t expires_ms);
+
+/*
+ * Find a live session: not ended, now < expires, and used within idle_ms.
+ * On success *identity is a new string (caller frees), *expires_ms its
+ * end, and its last use becomes now. GH_E_NOTFOUND otherwise.
+ */
+int gh_store_session_get(struct gh_store *st,
+                         const unsigned char hash[GH_SESSION_HASH_LEN],
+                         int64_t now_ms, int64_t idle_ms, char **identity,
+                         int64_t *expires_ms);
+
+/* End a session (logout). GH_E_NOTFOUND when there was none live. */
+int gh_store_session_end(struct gh_store *st,
+                         const unsigned char hash[GH_SESSION_HASH_LEN],
+                         int64_t now_ms);
+
 #endif

@@ -59,6 +59,21 @@ check "RSA key exchange suite refused" bash -c \
 check_eq "HTTP/2 via ALPN" 2 "$(gh_curl /healthz --http2 -o /dev/null -w '%{http_version}')"
 check_eq "HTTP/1.1" 1.1 "$(gh_curl /healthz --http1.1 -o /dev/null -w '%{http_version}')"
 
+# No WebSocket endpoint exists yet: every upgrade is refused, whatever
+# protocol it names (lws would otherwise bind it to the default protocol)
+# and whatever its Origin.
+ws_upgrade() {
+  gh_curl / --http1.1 -o /dev/null -w '%{http_code}' -H "Connection: Upgrade" \
+    -H "Upgrade: websocket" -H "Sec-WebSocket-Version: 13" \
+    -H "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==" "$@"
+}
+check "WebSocket upgrade with no protocol refused" test "$(ws_upgrade)" != 101
+check "WebSocket upgrade naming the internal signal protocol refused" \
+  test "$(ws_upgrade -H 'Sec-WebSocket-Protocol: gh-signal')" != 101
+check "WebSocket upgrade from a foreign Origin refused" \
+  test "$(ws_upgrade -H 'Origin: https://evil.example')" != 101
+check "still serving after refused upgrades" test "$(gh_curl /healthz -o /dev/null -w '%{http_code}')" = 200
+
 # The open-connections gauge follows real connections up and down.
 gauge() { gh_curl /metrics | sed -n 's/^gatehouse_open_connections \([0-9]*\)$/\1/p'; }
 base=$(gauge)

@@ -1,0 +1,43 @@
+/*
+ * auth-http.h - the sign-in endpoints and request authentication:
+ *   GET  /auth/login[?return_to=/path]   start the code flow (PKCE)
+ *   GET  /auth/callback                  finish it, create the session
+ *   POST /auth/logout                    end the session
+ *   GET  /api/v1/me                      who am I (cookie or bearer)
+ * Event loop thread only.
+ */
+#ifndef GATEHOUSE_DAEMON_AUTH_HTTP_H
+#define GATEHOUSE_DAEMON_AUTH_HTTP_H
+
+#include "http.h"
+
+/* Returned by gh_auth_http_route for paths it does not serve. */
+#define GH_AUTH_NOT_MINE 1
+
+/* Browser logins waiting for their callback: a login not finished within
+ * this many seconds is forgotten. */
+#define GH_LOGIN_TTL 600
+/* Logins in progress at once; the oldest is dropped beyond this, so a
+ * flood of /auth/login cannot grow memory. */
+#define GH_LOGINS_MAX 10000
+/* Longest return_to path kept. */
+#define GH_RETURN_TO_MAX 512
+/* Cookie names: __Host- makes browsers insist on Secure, Path=/ and no
+ * Domain, so no sibling host can set or read them. */
+#define GH_SESSION_COOKIE "__Host-gh_session"
+#define GH_LOGIN_COOKIE   "__Host-gh_login"
+/* Both cookies are SameSite=Lax: the IdP's redirect back is a top-level
+ * GET, which carries Lax cookies. */
+#define GH_LOGIN_SAMESITE "Lax"
+
+struct gh_logins *gh_logins_new(void);
+void gh_logins_free(struct gh_logins *l);
+
+/* Serve method+uri if it is an auth route; GH_AUTH_NOT_MINE otherwise. */
+int gh_auth_http_route(struct lws *wsi, struct gh_http_pss *pss,
+                       const char *method, const char *uri);
+
+/* The connection is closing: drop what it waits for. */
+void gh_auth_http_closed(struct lws *wsi, struct gh_http_pss *pss);
+
+#endif
