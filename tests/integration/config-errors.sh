@@ -122,6 +122,16 @@ check "-T shows the file's value" grep -qx "port = 9443" <<<"$dump"
 check "-T shows the override winning over the file" grep -qx "level = warn" <<<"$dump"
 check "-T shows defaults for unset keys" grep -qx "hsts_max_age = 31536000" <<<"$dump"
 check "-T prints sections" grep -qx "\[tls\]" <<<"$dump"
+dump=$("$GATEHOUSED" -T -o oidc.client_secret=s3cr3t-value)
+check "-T masks the client secret" grep -qx "client_secret = \*\*\*\*\*\*\*\*" <<<"$dump"
+check "-T never prints the secret" bash -c "! grep -q s3cr3t <<<\"\$1\"" _ "$dump"
+echo "file-secret" >"$d/secret"
+c=$(gh_conf "$d/two-secrets.conf" "[oidc]" "client_secret = x" "client_secret_file = $d/secret")
+expect_error "client secret given twice" "$c:3: oidc.client_secret_file: set oidc.client_secret or oidc.client_secret_file, not both" -c "$c"
+c=$(gh_conf "$d/secret-missing.conf" "[oidc]" "client_secret_file = $d/no-secret")
+expect_error "client secret file missing" "$c:2: oidc.client_secret_file: cannot read" -c "$c"
+c=$(gh_conf "$d/issuer-http.conf" "[oidc]" "issuer = http://idp.example.com")
+expect_error "plain-http issuer off loopback" "$c:2: oidc.issuer:" -c "$c"
 "$GATEHOUSED" --help | grep -q "usage: gatehoused"
 check_eq "--help exits 0 with usage" 0 "${PIPESTATUS[0]}"
 check "--version prints the version" bash -c "'$GATEHOUSED' --version | grep -Eq '^gatehoused [0-9]+\.[0-9]+\.[0-9]+$'"
