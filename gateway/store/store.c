@@ -1,6 +1,7 @@
 /* store.c - the SQLite back-end of store.h; the only includer of sqlite3.h. */
 #include "gatehouse/store.h"
 #include "migrations.h"
+#include "store-priv.h"
 
 #include "gatehouse/err.h"
 #include "gatehouse/log.h"
@@ -12,13 +13,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-struct gh_store {
-    sqlite3 *db;
-    sqlite3_stmt *audit_insert;
-    int version;
-};
-
-static int64_t
+int64_t
 gh_store_now_ms(void)
 {
     struct timeval tv;
@@ -27,7 +22,7 @@ gh_store_now_ms(void)
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static int
+int
 gh_store_fail(struct gh_store *st, const char *what)
 {
     gh_error("store", "msg=%s err=%s", gh_q(what),
@@ -35,7 +30,7 @@ gh_store_fail(struct gh_store *st, const char *what)
     return GH_E_STORE;
 }
 
-static int
+int
 gh_store_exec(struct gh_store *st, const char *sql)
 {
     char *msg = NULL;
@@ -169,6 +164,7 @@ gh_store_close(struct gh_store *st)
     if (st == NULL)
         return;
     sqlite3_finalize(st->audit_insert);
+    sqlite3_finalize(st->grants_live);
     sqlite3_close_v2(st->db);
     free(st);
 }

@@ -98,4 +98,90 @@ int gh_store_session_end(struct gh_store *st,
                          const unsigned char hash[GH_SESSION_HASH_LEN],
                          int64_t now_ms);
 
+/*
+ * Just-in-time access: requests and grants. Strings in these structs are
+ * borrowed on input; on output they belong to the struct and are freed by
+ * its free function. Times are unix milliseconds.
+ */
+struct gh_access_request {
+    int64_t id;
+    const char *requester, *target;
+    const char *ports; /* canonical list, e.g. "22,3389" */
+    int64_t duration_s;
+    const char *reason;
+    const char *source_cidr; /* "" = from anywhere */
+    int64_t start_ms;        /* 0 = when approved */
+    const char *state;       /* pending approved denied cancelled expired */
+    int64_t created_ms, decided_ms;
+    const char *decided_by, *decision_reason;
+};
+
+struct gh_grant {
+    int64_t id, request_id; /* request_id 0 for a direct grant */
+    const char *user_id, *target, *ports, *source_cidr;
+    int64_t starts_ms, expires_ms;
+    const char *how; /* approved, auto, direct */
+    const char *created_by;
+    int64_t created_ms, revoked_ms;
+    const char *revoked_by, *revoke_reason;
+};
+
+/* Text fields of requests and grants longer than this are refused. */
+#define GH_ACCESS_FIELD_MAX 1024
+
+/* Add a pending request; *id its id. */
+int gh_store_request_add(struct gh_store *st, const struct gh_access_request *r,
+                         int64_t *id);
+/* Read request id (caller frees with gh_access_request_free). */
+int gh_store_request_get(struct gh_store *st, int64_t id,
+                         struct gh_access_request **out);
+void gh_access_request_free(struct gh_access_request *r);
+
+/*
+ * Approve pending request id and create its grant, atomically: the grant
+ * runs duration_s (the approver may shorten it) from the request's start
+ * or from now. how is "approved" or "auto". GH_E_EXISTS when the request
+ * is no longer pending (decided by someone else first: no lost update).
+ */
+int gh_store_request_approve(struct gh_store *st, int64_t id, const char *by,
+                             const char *why, const char *how,
+                             int64_t duration_s, int64_t now_ms,
+                             int64_t *grant_id);
+
+/* Move pending request id to "denied" or "cancelled". GH_E_EXISTS when
+ * it is no longer pending, GH_E_NOTFOUND when there is no such id. */
+int gh_store_request_close(struct gh_store *st, int64_t id,
+                           const char *to_state, const char *by,
+                           const char *why, int64_t now_ms);
+
+/* Expire requests pending since before created_before_ms; returns how
+ * many, or < 0. */
+int gh_store_requests_expire(struct gh_store *st, int64_t created_before_ms,
+                             int64_t now_ms);
+
+/* Add a grant directly (admin); *id its id. */
+int gh_store_grant_add(struct gh_store *st, const struct gh_grant *g,
+                       int64_t *id);
+/* Read grant id (caller frees with gh_grant_free). */
+int gh_store_grant_get(struct gh_store *st, int64_t id, struct gh_grant **out);
+void gh_grant_free(struct gh_grant *g);
+
+/* Revoke live grant id. GH_E_NOTFOUND when none is live with that id. */
+int gh_store_grant_revoke(struct gh_store *st, int64_t id, const char *by,
+                          const char *why, int64_t now_ms);
+
+/* Most candidate grants the decision looks at for one user and target. */
+#define GH_GRANTS_LIVE_MAX 32
+
+/*
+ * Call fn for the live grants of user on target at now_ms (not revoked,
+ * started, not expired), latest expiry first, at most GH_GRANTS_LIVE_MAX.
+ * The grant passed to fn is valid only during the call; fn returns
+ * non-zero to stop. Returns how many were seen, or < 0.
+ */
+int gh_store_grants_live(struct gh_store *st, const char *user,
+                         const char *target, int64_t now_ms,
+                         int (*fn)(const struct gh_grant *g, void *ctx),
+                         void *ctx);
+
 #endif

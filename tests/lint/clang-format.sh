@@ -4,7 +4,7 @@ set -uo pipefail
 : "${GH_SOURCE_DIR:?}"
 cd "$GH_SOURCE_DIR"
 command -v clang-format >/dev/null || { echo "not ok - clang-format missing (scripts/install-deps)"; exit 1; }
-mapfile -t files < <(find gateway include recording tests/unit -name '*.[ch]' 2>/dev/null | sort)
+mapfile -t files < <(find gateway include recording tests/unit tests/bench tests/fuzz -name '*.[ch]' 2>/dev/null | sort)
 bad=0
 for f in "${files[@]}"; do
   if clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then
