@@ -6,6 +6,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+int
+gh_group_in_list(const char *list, const char *g)
+{
+    size_t gl = strlen(g);
+    const char *p = list, *e;
+
+    while (*p != '\0') {
+        while (*p == ' ' || *p == ',')
+            p++;
+        e = p;
+        while (*e != '\0' && *e != ',')
+            e++;
+        while (e > p && e[-1] == ' ')
+            e--;
+        if ((size_t)(e - p) == gl && gl > 0 && memcmp(p, g, gl) == 0)
+            return 1;
+        p = e;
+        while (*p != '\0' && *p != ',')
+            p++;
+    }
+    return 0;
+}
+int
+gh_identity_in_groups(const struct gh_identity *id, const char *list)
+{
+    size_t i;
+
+    for (i = 0; i < id->ngroups; i++)
+        if (gh_group_in_list(list, id->groups[i]))
+            return 1;
+    return 0;
+}
+
 void
 gh_identity_free(struct gh_identity *id)
 {

@@ -355,30 +355,6 @@ gh_oidc_forget(struct gh_oidc *o, void *ctx)
     }
 }
 
-/* Is group g in the comma-separated list? */
-static int
-gh_oidc_in_list(const char *list, const char *g)
-{
-    size_t gl = strlen(g);
-    const char *p = list, *e;
-
-    while (*p != '\0') {
-        while (*p == ' ' || *p == ',')
-            p++;
-        e = p;
-        while (*e != '\0' && *e != ',')
-            e++;
-        while (e > p && e[-1] == ' ')
-            e--;
-        if ((size_t)(e - p) == gl && gl > 0 && memcmp(p, g, gl) == 0)
-            return 1;
-        p = e;
-        while (*p != '\0' && *p != ',')
-            p++;
-    }
-    return 0;
-}
-
 /* Build an identity from verified claims; NULL when a required claim is
  * missing or malformed. */
 static struct gh_identity *
@@ -411,7 +387,7 @@ gh_oidc_identity(const struct gh_oidc *o, const struct gh_jwt *t)
     }
     for (r = 0; r < GH_ROLE_COUNT; r++)
         for (i = 0; i < id->ngroups; i++)
-            if (gh_oidc_in_list(o->role_groups[r], id->groups[i]))
+            if (gh_group_in_list(o->role_groups[r], id->groups[i]))
                 id->roles |= 1u << r;
     return id;
 }

@@ -1,6 +1,7 @@
 /* config.c - the key table, INI parsing (inih), checks, dump and reload. */
 #include "config.h"
 #include "tls.h"
+#include "config-target.h"
 
 #include "gatehouse/err.h"
 #include "gatehouse/fsutil.h"
@@ -135,6 +136,7 @@ struct gh_cfg_parse {
     int line; /* line the reader returned last */
     bool too_long;
     bool failed;
+    struct gh_target_parse *targets;
 };
 
 static void gh_cfg_errf(struct gh_config_err *err, const char *fmt, ...)
@@ -352,6 +354,17 @@ gh_cfg_handler(void *user, const char *section, const char *name,
 
     if (p->failed)
         return 0;
+    if (strncmp(section, GH_TARGET_SECTION, strlen(GH_TARGET_SECTION)) == 0) {
+        if (gh_target_parse_key(p->targets, section, name, value, p->line, why,
+                                sizeof(why)) != 0) {
+            p->failed = true;
+            gh_cfg_errf(p->err, "%s:%d: %s.%s: %s", p->file, p->line, section,
+                        name, why);
+            return 0;
+        }
+        return 1;
+    }
+    gh_target_parse_note_section(p->targets, section);
     k = gh_cfg_find(section, name, &idx);
     if (k == NULL) {
         p->failed = true;
@@ -597,7 +610,12 @@ gh_cfg_load(const char *file, const char *const *overrides, size_t n,
         p.origin[i].where = "default";
     }
     p.cfg->file = gh_strdup(file ? file : "");
+    p.targets = gh_target_parse_new();
     if (file != NULL && gh_cfg_parse_file(&p, file) != 0)
+        goto out;
+    if (gh_target_parse_finish(p.targets, file ? file : "-", err->text,
+                               sizeof(err->text), &p.cfg->targets,
+                               &p.cfg->ntargets) != 0)
         goto out;
     for (i = 0; i < n; i++)
         if (gh_cfg_override(&p, overrides[i]) != 0)
@@ -609,6 +627,7 @@ gh_cfg_load(const char *file, const char *const *overrides, size_t n,
     r = 0;
 out:
     gh_config_free(p.cfg);
+    gh_target_parse_free(p.targets);
     free(p.origin);
     return r;
 }
@@ -645,6 +664,7 @@ gh_config_free(struct gh_config *cfg)
             free(*sp);
         }
     }
+    gh_targets_free(cfg->targets, cfg->ntargets);
     free(cfg->file);
     free(cfg);
 }
@@ -688,13 +708,26 @@ void
 gh_config_dump(const struct gh_config *cfg, FILE *f)
 {
     gh_config_dump_table(gh_config_keys, gh_config_nkeys(), cfg, f);
+    gh_targets_dump(cfg->targets, cfg->ntargets, f);
 }
 
 int
-gh_config_apply_reload(struct gh_config *running, const struct gh_config *fresh)
+gh_config_apply_reload(struct gh_config *running, struct gh_config *fresh)
 {
+    struct gh_target **tv;
     int applied = 0;
-    size_t i;
+    size_t i, tn;
+
+    /* Targets are reloadable as a whole: swap the lists. */
+    tv = running->targets;
+    tn = running->ntargets;
+    running->targets = fresh->targets;
+    running->ntargets = fresh->ntargets;
+    fresh->targets = tv;
+    fresh->ntargets = tn;
+    if (running->ntargets != tn)
+        applied++;
+    gh_info("config", "msg=\"targets loaded\" count=%zu", running->ntargets);
 
     for (i = 0; gh_config_keys[i].name != NULL; i++) {
         const struct gh_config_key *k = &gh_config_keys[i];

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+struct gh_target;
+
 /* Key flags. */
 #define GH_CFG_STARTUP    0x1 /* read at start; a reload keeps the old value */
 #define GH_CFG_RELOADABLE 0x2 /* applied on SIGHUP */
@@ -71,6 +73,9 @@ struct gh_config {
     char *roles_approver;
     char *roles_auditor;
     char *roles_admin;
+    /* [target NAME] sections: reloadable as a whole (owned). */
+    struct gh_target **targets;
+    size_t ntargets;
     /* Where the file came from ("" when none), for messages. */
     char *file;
 };
@@ -124,10 +129,10 @@ void gh_config_dump_table(const struct gh_config_key *table, size_t nkeys,
 /*
  * Apply a freshly loaded config on top of the running one: reloadable keys
  * are copied; a changed startup key is reported (via the log) and kept.
+ * The target list is swapped in whole (fresh gets the old one to free).
  * Returns the number of keys that changed and were applied.
  */
-int gh_config_apply_reload(struct gh_config *running,
-                           const struct gh_config *fresh);
+int gh_config_apply_reload(struct gh_config *running, struct gh_config *fresh);
 
 /* The URL users should open: public_url, or https://listen:port/ with the
  * port actually bound (server.port may be 0). Caller frees. */

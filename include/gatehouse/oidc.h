@@ -64,6 +64,12 @@ struct gh_identity {
 };
 
 void gh_identity_free(struct gh_identity *id);
+/* Is group g named in list ("a, b,c"; exact names)? 1 or 0. */
+int gh_group_in_list(const char *list, const char *g);
+/* Is any of id's groups named in list? 1 or 0. */
+int gh_identity_in_groups(const struct gh_identity *id, const char *list);
+/* Does id hold role r? */
+#define gh_identity_has_role(id, r) (((id)->roles & (1u << (r))) != 0)
 /* {"user_id","name","email","groups":[...],"roles":[...]} (new ref). */
 json_t *gh_identity_json(const struct gh_identity *id);
 /* The identity as stored with a browser session, and back. */

@@ -109,6 +109,30 @@ expect_error "stray argument" "unexpected argument extra (try --help)" extra
 c=$(gh_conf "$d/t-bad.conf" "[server]" "port = -5")
 expect_error "-t reports errors" "$c:2: server.port:" -t -c "$c"
 
+# Targets: [target NAME] sections.
+c=$(gh_conf "$d/t-ok.conf" "[target web1]" "address = 198.18.0.2" "ports = 3389, 22" \
+  "approvers = web-approvers" "max_duration = 3600" "[target db.prod-1]" \
+  "address = db1.internal.example" "ports = 5432" "reason_required = no")
+dump=$("$GATEHOUSED" -T -c "$c")
+check_eq "-T shows a target with canonical ports" "[target web1]|ports = 22,3389" \
+  "$(grep -x -e '\[target web1\]' -e 'ports = 22,3389' <<<"$dump" | paste -sd'|')"
+check "-T shows the second target's policy" grep -qx "reason_required = no" <<<"$dump"
+c=$(gh_conf "$d/t-key.conf" "[target web1]" "address = 198.18.0.2" "ports = 22" "colour = red")
+expect_error "unknown target key" "$c:4: target web1.colour: unknown key" -c "$c"
+c=$(gh_conf "$d/t-ports.conf" "[target web1]" "address = 198.18.0.2" "ports = 22, 70000")
+expect_error "bad target ports" "$c:3: target web1.ports:" -c "$c"
+c=$(gh_conf "$d/t-noaddr.conf" "[target web1]" "ports = 22")
+expect_error "target without address" "$c:2: target web1: address and ports are required" -c "$c"
+c=$(gh_conf "$d/t-twice.conf" "[target web1]" "address = 198.18.0.2" "ports = 22" \
+  "[log]" "level = info" "[target web1]" "address = 198.18.0.3")
+expect_error "target defined twice" "$c:7: target web1.address: target web1 is defined twice (first on line 2)" -c "$c"
+c=$(gh_conf "$d/t-name.conf" "[target ../etc]" "address = 198.18.0.2")
+expect_error "bad target name" "$c:2: target ../etc.address: target name" -c "$c"
+c=$(gh_conf "$d/t-dur.conf" "[target web1]" "address = 198.18.0.2" "ports = 22" "max_duration = 90000")
+expect_error "target grant longer than the 24 h cap" "$c:4: target web1.max_duration:" -c "$c"
+c=$(gh_conf "$d/t-addr.conf" "[target web1]" "address = 198.18.0.2;rm -rf /" "ports = 22")
+expect_error "target address with shell characters" "$c:2: target web1.address:" -c "$c"
+
 # Good cases: -t, -T, --help, --version.
 c=$(gh_conf "$d/good.conf" "[server]" "port = 9443" "data_dir = $d/data" \
   "[tls]" "cert_file = $d/cert.pem" "key_file = $d/key.pem" "[log]" "level = debug")
