@@ -21,6 +21,24 @@ gh_acc_bind(sqlite3_stmt *s, int i, const char *v, int optional)
                : GH_E_STORE;
 }
 
+/*
+ * Finish an INSERT whose binding returned rc: step it, report the new
+ * row's id, finalize. Returns rc, or the step's failure.
+ */
+static int
+gh_acc_insert_finish(struct gh_store *st, sqlite3_stmt *s, int rc, int64_t *id,
+                     const char *what)
+{
+    if (rc == 0) {
+        if (sqlite3_step(s) == SQLITE_DONE)
+            *id = sqlite3_last_insert_rowid(st->db);
+        else
+            rc = gh_store_fail(st, what);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
 static char *
 gh_acc_col(sqlite3_stmt *s, int i)
 {
@@ -50,22 +68,14 @@ gh_store_request_add(struct gh_store *st, const struct gh_access_request *r,
         (rc = gh_acc_bind(s, 3, r->ports, 0)) != 0 ||
         (rc = gh_acc_bind(s, 5, r->reason ? r->reason : "", 0)) != 0 ||
         (rc = gh_acc_bind(s, 6, r->source_cidr ? r->source_cidr : "", 0)) != 0)
-        goto out;
+        return gh_acc_insert_finish(st, s, rc, id, "request add");
     sqlite3_bind_int64(s, 4, r->duration_s);
     if (r->start_ms > 0)
         sqlite3_bind_int64(s, 7, r->start_ms);
     else
         sqlite3_bind_null(s, 7);
     sqlite3_bind_int64(s, 8, r->created_ms ? r->created_ms : gh_store_now_ms());
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        rc = gh_store_fail(st, "request add");
-        goto out;
-    }
-    *id = sqlite3_last_insert_rowid(st->db);
-    rc = 0;
-out:
-    sqlite3_finalize(s);
-    return rc;
+    return gh_acc_insert_finish(st, s, 0, id, "request add");
 }
 
 void
@@ -267,20 +277,12 @@ gh_store_grant_add(struct gh_store *st, const struct gh_grant *g, int64_t *id)
             0 ||
         (rc = gh_acc_bind(s, 8, g->how, 0)) != 0 ||
         (rc = gh_acc_bind(s, 9, g->created_by, 0)) != 0)
-        goto out;
+        return gh_acc_insert_finish(st, s, rc, id, "grant add");
     sqlite3_bind_int64(s, 6, g->starts_ms);
     sqlite3_bind_int64(s, 7, g->expires_ms);
     sqlite3_bind_int64(s, 10,
                        g->created_ms ? g->created_ms : gh_store_now_ms());
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        rc = gh_store_fail(st, "grant add");
-        goto out;
-    }
-    *id = sqlite3_last_insert_rowid(st->db);
-    rc = 0;
-out:
-    sqlite3_finalize(s);
-    return rc;
+    return gh_acc_insert_finish(st, s, 0, id, "grant add");
 }
 
 void
