@@ -13,7 +13,8 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "not ok - needs root for a private network namespace (port 8443 unshared)"
   gh_finish
 fi
-ns=$(gh_netns_new) || { not_ok "create network namespace"; gh_finish; }
+gh_netns_new || { not_ok "create network namespace"; gh_finish; }
+ns=$GH_NS
 GH_EXEC_PREFIX="ip netns exec $ns"
 GH_CURL_PREFIX="ip netns exec $ns"
 dir="$GH_TMP/empty"

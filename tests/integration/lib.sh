@@ -54,14 +54,14 @@ gh_finish() {
   exit $?
 }
 
-# gh_netns_new: a fresh network namespace with only loopback up; its name
-# is printed. Removed by gh_cleanup.
+# gh_netns_new: a fresh network namespace with only loopback up, named in
+# GH_NS. Removed by gh_cleanup. (Not for $(...): a subshell could not
+# record it for the cleanup.)
 gh_netns_new() {
-  local n="ghI$$_${#GH_NETNS[@]}"
-  ip netns add "$n" || return 1
-  ip -n "$n" link set lo up || return 1
-  GH_NETNS+=("$n")
-  echo "$n"
+  GH_NS="ghI$$_${#GH_NETNS[@]}"
+  ip netns add "$GH_NS" || return 1
+  GH_NETNS+=("$GH_NS")
+  ip -n "$GH_NS" link set lo up
 }
 
 # gh_start DIR [gatehoused args...]

@@ -85,6 +85,8 @@ try {
     if (code !== 0) { console.error(`not ok - gatehoused exited ${code}`); process.exitCode = 1; }
   }
   clearTimeout(timer);
-  fs.rmSync(path.join(tmp, 'gw'), { recursive: true, force: true });
+  // Artifacts live in the build tree under ctest; otherwise in tmp, which
+  // is kept only when something failed.
+  if (process.env.GH_BUILD_DIR || !process.exitCode) fs.rmSync(tmp, { recursive: true, force: true });
   console.log(`${passed} passed, ${process.exitCode ? 1 : 0} failed`);
 }
