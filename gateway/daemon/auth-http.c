@@ -1,5 +1,6 @@
 /* auth-http.c - sign-in endpoints, browser sessions, bearer checks. */
 #include "auth-http.h"
+#include "api.h"
 
 #include "gatehouse/b64.h"
 #include "gatehouse/err.h"
@@ -168,8 +169,7 @@ gh_auth_hash(const char *id, unsigned char out[GH_SESSION_HASH_LEN])
     EVP_Digest(id, strlen(id), out, &n, EVP_sha256(), NULL);
 }
 
-/* Append an audit event; detail (stolen) may be NULL. */
-static void
+void
 gh_auth_audit(struct lws *wsi, const char *actor, const char *action,
               const char *outcome, json_t *detail)
 {
@@ -452,8 +452,6 @@ gh_auth_from_cookie(struct lws *wsi, int64_t *expires_ms, bool *had_cookie)
     return id;
 }
 
-static int gh_auth_me(struct lws *wsi, struct gh_http_pss *pss);
-
 static void
 gh_auth_jwks_ready(void *ctx)
 {
@@ -464,70 +462,67 @@ gh_auth_jwks_ready(void *ctx)
     gh_http_wake(wsi);
 }
 
-static int
-gh_auth_me_json(struct lws *wsi, struct gh_http_pss *pss,
-                const struct gh_identity *id, const char *via, int64_t expires)
-{
-    json_t *j = gh_identity_json(id);
-
-    json_object_set_new(j, "auth", json_string(via));
-    json_object_set_new(j, "expires", json_integer(expires));
-    return gh_http_json(wsi, pss, 200, j);
-}
-
-static int
-gh_auth_me(struct lws *wsi, struct gh_http_pss *pss)
+int
+gh_auth_identify(struct lws *wsi, struct gh_http_pss *pss,
+                 gh_http_resume_fn resume, struct gh_auth *a, int *ret)
 {
     struct gh_gateway *gw = gh_auth_gw(wsi);
-    struct gh_identity *id;
     struct gh_jwt_info info;
     enum gh_jwt_reason why;
     enum gh_oidc_verdict v;
     int64_t exp_ms = 0;
     bool had_cookie;
     char *auth;
-    int len, r;
+    int len;
 
-    id = gh_auth_from_cookie(wsi, &exp_ms, &had_cookie);
-    if (id != NULL) {
-        r = gh_auth_me_json(wsi, pss, id, "session", exp_ms / 1000);
-        gh_identity_free(id);
-        return r;
+    memset(a, 0, sizeof(*a));
+    a->id = gh_auth_from_cookie(wsi, &exp_ms, &had_cookie);
+    if (a->id != NULL) {
+        a->via = "session";
+        a->expires = exp_ms / 1000;
+        return 1;
     }
     len = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
     if (len <= 0) {
         if (gh_oidc_unavailable(gw->oidc) != NULL)
-            return gh_auth_unavailable(wsi, pss, 401);
-        return gh_http_error(wsi, pss, 401,
-                             had_cookie ? "session_expired" : "unauthenticated",
-                             had_cookie ? "your session has ended; sign in "
-                                          "again"
-                                        : "sign in, or send a bearer token");
+            *ret = gh_auth_unavailable(wsi, pss, 401);
+        else
+            *ret = gh_http_error(
+                wsi, pss, 401,
+                had_cookie ? "session_expired" : "unauthenticated",
+                had_cookie ? "your session has ended; sign in again"
+                           : "sign in, or send a bearer token");
+        return 0;
     }
     auth = gh_alloc((size_t)len + 1, 1);
     if (lws_hdr_copy(wsi, auth, len + 1, WSI_TOKEN_HTTP_AUTHORIZATION) != len ||
         strncasecmp(auth, "Bearer ", 7) != 0) {
         gh_freezero(auth, (size_t)len);
-        return gh_http_error(wsi, pss, 401, "unauthenticated",
+        *ret = gh_http_error(wsi, pss, 401, "unauthenticated",
                              "Authorization must be Bearer <token>");
+        return 0;
     }
     v = gh_oidc_check_bearer(gw->oidc, auth + 7, (size_t)len - 7,
-                             gh_auth_now_ms() / 1000, !pss->retried, &id, &why,
-                             &info);
+                             gh_auth_now_ms() / 1000, !pss->retried, &a->id,
+                             &why, &info);
     gh_freezero(auth, (size_t)len);
     switch (v) {
     case GH_OIDC_ACCEPT:
-        r = gh_auth_me_json(wsi, pss, id, "bearer", id->expires);
-        gh_identity_free(id);
-        return r;
+        a->via = "bearer";
+        a->expires = a->id->expires;
+        return 1;
     case GH_OIDC_WAIT:
         pss->retried = true;
-        if (gh_oidc_when_jwks(gw->oidc, gh_auth_jwks_ready, wsi) != 0)
-            return gh_auth_unavailable(wsi, pss, 503);
+        if (gh_oidc_when_jwks(gw->oidc, gh_auth_jwks_ready, wsi) != 0) {
+            *ret = gh_auth_unavailable(wsi, pss, 503);
+            return 0;
+        }
         pss->waiting_jwks = true;
-        return gh_http_defer(wsi, pss, gh_auth_me);
+        *ret = gh_http_defer(wsi, pss, resume);
+        return 0;
     case GH_OIDC_UNAVAILABLE:
-        return gh_auth_unavailable(wsi, pss, 401);
+        *ret = gh_auth_unavailable(wsi, pss, 401);
+        return 0;
     case GH_OIDC_REFUSE:
     default:
         gh_auth_audit(wsi, info.sub[0] ? info.sub : "-", "auth.token", "denied",
@@ -535,9 +530,43 @@ gh_auth_me(struct lws *wsi, struct gh_http_pss *pss)
         gh_info("auth", "msg=\"token refused\" reason=%s iss=%s sub=%s kid=%s",
                 gh_jwt_reason_code(why), gh_q(info.iss), gh_q(info.sub),
                 gh_q(info.kid));
-        return gh_http_error(wsi, pss, 401, gh_jwt_reason_code(why),
+        *ret = gh_http_error(wsi, pss, 401, gh_jwt_reason_code(why),
                              "the bearer token was refused");
+        return 0;
     }
+}
+
+static int
+gh_auth_me(struct lws *wsi, struct gh_http_pss *pss)
+{
+    struct gh_auth a;
+    json_t *j;
+    int r;
+
+    if (!gh_auth_identify(wsi, pss, gh_auth_me, &a, &r))
+        return r;
+    j = gh_identity_json(a.id);
+    json_object_set_new(j, "auth", json_string(a.via));
+    json_object_set_new(j, "expires", json_integer(a.expires));
+    gh_identity_free(a.id);
+    return gh_http_json(wsi, pss, 200, j);
+}
+
+bool
+gh_auth_csrf_ok(struct lws *wsi, const struct gh_auth *a)
+{
+    char hdr[64];
+
+    /* A bearer token is never sent by a browser on its own. */
+    if (a != NULL && strcmp(a->via, "bearer") == 0)
+        return true;
+    /* Cookie: the Origin must be ours, and the body JSON — a cross-site
+     * form cannot send application/json without a CORS preflight, which
+     * this gateway never grants. */
+    return gh_http_same_origin(wsi) &&
+           lws_hdr_copy(wsi, hdr, sizeof(hdr), WSI_TOKEN_HTTP_CONTENT_TYPE) >
+               0 &&
+           strncasecmp(hdr, "application/json", 16) == 0;
 }
 
 static int
@@ -601,6 +630,12 @@ gh_auth_http_route(struct lws *wsi, struct gh_http_pss *pss, const char *method,
         return gh_auth_logout(wsi, pss);
     if (strcmp(uri, "/api/v1/me") == 0 && get)
         return gh_auth_me(wsi, pss);
+    if (strncmp(uri, "/api/v1/", 8) == 0) {
+        int r = gh_api_route(wsi, pss, get, post, uri);
+
+        if (r != GH_AUTH_NOT_MINE)
+            return r;
+    }
     if (strncmp(uri, "/auth/", 6) == 0 || strncmp(uri, "/api/", 5) == 0)
         return gh_http_error(wsi, pss, get || post ? 404 : 405,
                              get || post ? "not_found" : "method_not_allowed",

@@ -37,6 +37,31 @@ void gh_logins_free(struct gh_logins *l);
 int gh_auth_http_route(struct lws *wsi, struct gh_http_pss *pss,
                        const char *method, const char *uri);
 
+/* Who made this request. */
+struct gh_auth {
+    struct gh_identity *id; /* owned by the caller after success */
+    const char *via;        /* "session" or "bearer" */
+    int64_t expires;        /* unix seconds */
+};
+
+/*
+ * Authenticate the request by session cookie or bearer token. Returns 1
+ * with *a filled (free a->id), or 0 with *ret the value the handler must
+ * return: an error response, or a deferral that calls resume again once
+ * the JWKS refresh an unknown kid asked for has ended.
+ */
+int gh_auth_identify(struct lws *wsi, struct gh_http_pss *pss,
+                     gh_http_resume_fn resume, struct gh_auth *a, int *ret);
+
+/* CSRF check for a state-changing call: bearer requests pass; cookie
+ * requests need our Origin and a JSON content type. a may be NULL. */
+bool gh_auth_csrf_ok(struct lws *wsi, const struct gh_auth *a);
+
+/* Append an audit event as actor with the peer's address; detail
+ * (stolen) may be NULL. */
+void gh_auth_audit(struct lws *wsi, const char *actor, const char *action,
+                   const char *outcome, json_t *detail);
+
 /* The connection is closing: drop what it waits for. */
 void gh_auth_http_closed(struct lws *wsi, struct gh_http_pss *pss);
 

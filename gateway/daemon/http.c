@@ -78,6 +78,8 @@ gh_http_pss_clear(struct gh_http_pss *pss)
     for (i = 0; i < GH_HTTP_COOKIES_MAX; i++)
         gh_free(pss->cookies[i]);
     gh_free(pss->return_to);
+    gh_free(pss->req_body);
+    pss->req_len = 0;
     gh_identity_free(pss->login);
     pss->login = NULL;
     pss->login_error = NULL;
@@ -268,7 +270,8 @@ gh_http_route(struct lws *wsi, struct gh_http_pss *pss, const char *uri)
             return gh_http_error(wsi, pss, 404, "not_found",
                                  "no such endpoint");
         strcpy(pss->post_uri, uri);
-        pss->body_seen = 0;
+        gh_free(pss->req_body);
+        pss->req_len = 0;
         return 0;
     }
     r = gh_auth_http_route(wsi, pss, method, uri);
@@ -393,11 +396,14 @@ gh_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return gh_http_writeable(wsi, pss);
     case LWS_CALLBACK_HTTP_BODY:
-        pss->body_seen += len;
-        if (pss->body_seen > GH_HTTP_REQUEST_BODY_MAX) {
+        if (pss->req_len + len > GH_HTTP_REQUEST_BODY_MAX) {
             lws_return_http_status(wsi, 413, NULL);
             return -1;
         }
+        pss->req_body = gh_realloc(pss->req_body, pss->req_len + len + 1, 1);
+        memcpy(pss->req_body + pss->req_len, in, len);
+        pss->req_len += len;
+        pss->req_body[pss->req_len] = '\0';
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
         int r = gh_auth_http_route(wsi, pss, "POST", pss->post_uri);

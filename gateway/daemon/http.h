@@ -47,8 +47,9 @@ struct gh_http_pss {
     const char *login_error;
     char *return_to; /* owned */
     /* a POST whose body is being read (and discarded) */
-    char post_uri[64];
-    size_t body_seen;
+    char post_uri[128];
+    char *req_body; /* owned, NUL-terminated */
+    size_t req_len;
 };
 
 /* Request bodies the gateway reads; larger ones are refused (413). */

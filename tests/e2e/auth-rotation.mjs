@@ -93,6 +93,9 @@ try {
     assert.equal(r.status, 401);
     assert.equal((await r.json()).error, 'session_expired');
   });
+  const code = await gw.stop();
+  gw = null;
+  await check('gatehoused stops cleanly (exit 0; under ASan: no leak)', () => assert.equal(code, 0));
 } catch (e) {
   t.fail(e);
 } finally {

@@ -1,0 +1,473 @@
+/* api.c - JIT requests, approvals, grants and decisions over JSON. */
+#include "api.h"
+#include "auth-http.h"
+#include "config-target.h"
+
+#include "gatehouse/err.h"
+#include "gatehouse/log.h"
+#include "gatehouse/mem.h"
+#include "gatehouse/policy.h"
+#include "gatehouse/store.h"
+#include "gatehouse/target.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+static struct gh_gateway *
+gh_api_gw(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+static int64_t
+gh_api_now_ms(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static const struct gh_target *
+gh_api_target(struct lws *wsi, const char *name)
+{
+    struct gh_gateway *gw = gh_api_gw(wsi);
+
+    return name ? gh_targets_find(gw->cfg->targets, gw->cfg->ntargets, name)
+                : NULL;
+}
+
+/* May who see t at all? Requesters, its approvers, auditors, admins. */
+static int
+gh_api_sees(const struct gh_target *t, const struct gh_identity *who)
+{
+    return gh_identity_has_role(who, GH_ROLE_AUDITOR) ||
+           gh_identity_has_role(who, GH_ROLE_ADMIN) ||
+           gh_target_may_decide(t, who) ||
+           (gh_identity_has_role(who, GH_ROLE_USER) &&
+            (*t->requesters == '\0' ||
+             gh_identity_in_groups(who, t->requesters)));
+}
+
+/* The request body as a JSON object (new ref), or NULL. */
+static json_t *
+gh_api_body(struct gh_http_pss *pss)
+{
+    json_t *j;
+
+    if (pss->req_body == NULL)
+        return json_object();
+    j = json_loadb(pss->req_body, pss->req_len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static json_t *
+gh_api_request_json(const struct gh_access_request *r, int64_t grant_id)
+{
+    json_t *j = json_pack(
+        "{s:I, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:I}", "id",
+        (json_int_t)r->id, "requester", r->requester, "target", r->target,
+        "ports", r->ports, "duration", (json_int_t)r->duration_s, "reason",
+        r->reason ? r->reason : "", "source_cidr",
+        r->source_cidr ? r->source_cidr : "", "state", r->state, "created",
+        (json_int_t)(r->created_ms / 1000));
+
+    if (r->decided_by != NULL)
+        json_object_set_new(j, "decided_by", json_string(r->decided_by));
+    if (r->decision_reason != NULL)
+        json_object_set_new(j, "decision_reason",
+                            json_string(r->decision_reason));
+    if (grant_id > 0)
+        json_object_set_new(j, "grant_id", json_integer(grant_id));
+    return j;
+}
+
+static int
+gh_api_targets(struct lws *wsi, struct gh_http_pss *pss)
+{
+    struct gh_gateway *gw = gh_api_gw(wsi);
+    struct gh_auth a;
+    json_t *list;
+    size_t i;
+    int r;
+
+    if (!gh_auth_identify(wsi, pss, gh_api_targets, &a, &r))
+        return r;
+    list = json_array();
+    for (i = 0; i < gw->cfg->ntargets; i++) {
+        const struct gh_target *t = gw->cfg->targets[i];
+
+        if (!gh_api_sees(t, a.id))
+            continue;
+        json_array_append_new(
+            list, json_pack("{s:s, s:s, s:I, s:b, s:b, s:b, s:b}", "name",
+                            t->name, "ports", t->ports, "max_duration",
+                            (json_int_t)t->max_duration, "reason_required",
+                            (int)t->reason_required, "recording_required",
+                            (int)t->recording_required, "can_request",
+                            gh_identity_has_role(a.id, GH_ROLE_USER) &&
+                                (*t->requesters == '\0' ||
+                                 gh_identity_in_groups(a.id, t->requesters)),
+                            "can_approve", gh_target_may_decide(t, a.id)));
+    }
+    gh_identity_free(a.id);
+    return gh_http_json(wsi, pss, 200, json_pack("{s:o}", "targets", list));
+}
+
+/* Audit a JIT decision: actor, action, outcome, and what it was about. */
+static void
+gh_api_audit(struct lws *wsi, const struct gh_auth *a, const char *action,
+             const char *outcome, const char *target, int64_t id,
+             const char *why)
+{
+    gh_auth_audit(wsi, a->id->user_id, action, outcome,
+                  json_pack("{s:s, s:I, s:s}", "target", target ? target : "",
+                            "id", (json_int_t)id, "reason", why ? why : ""));
+}
+
+static int
+gh_api_request_create(struct lws *wsi, struct gh_http_pss *pss)
+{
+    struct gh_gateway *gw = gh_api_gw(wsi);
+    struct gh_access_request req, *stored = NULL;
+    const struct gh_target *t;
+    const char *tname, *reason, *cidr, *ports_in;
+    char *ports = NULL;
+    json_int_t duration;
+    enum gh_rule rule;
+    struct gh_auth a;
+    int64_t id = 0, gid = 0, now = gh_api_now_ms();
+    json_t *body;
+    int r;
+
+    if (!gh_auth_identify(wsi, pss, gh_api_request_create, &a, &r))
+        return r;
+    if (!gh_auth_csrf_ok(wsi, &a)) {
+        r = gh_http_error(wsi, pss, 403, "csrf", "cross-site request refused");
+        goto out;
+    }
+    body = gh_api_body(pss);
+    tname = json_string_value(json_object_get(body, "target"));
+    ports_in = json_string_value(json_object_get(body, "ports"));
+    reason = json_string_value(json_object_get(body, "reason"));
+    cidr = json_string_value(json_object_get(body, "source_cidr"));
+    duration = json_integer_value(json_object_get(body, "duration"));
+    t = gh_api_target(wsi, tname);
+    if (body == NULL || tname == NULL || ports_in == NULL ||
+        !json_is_integer(json_object_get(body, "duration"))) {
+        r = gh_http_error(wsi, pss, 400, "bad_request",
+                          "expected {target, ports, duration, reason}");
+    } else if (t == NULL || !gh_api_sees(t, a.id)) {
+        r = gh_http_error(wsi, pss, 404, "unknown_target", "no such target");
+    } else if (gh_ports_canonical(ports_in, &ports) != 0) {
+        r = gh_http_error(wsi, pss, 400, "bad_ports",
+                          "ports must be like \"22\" or \"22,3389\"");
+    } else if (cidr != NULL && *cidr != '\0' &&
+               gh_policy_cidr_match(cidr, "::1") < 0) {
+        r = gh_http_error(wsi, pss, 400, "bad_source_cidr",
+                          "source_cidr must be an address or CIDR");
+    } else if ((rule = gh_target_check_request(t, a.id, ports, duration,
+                                               reason)) != GH_RULE_OK) {
+        gh_api_audit(wsi, &a, "jit.request", "denied", t->name, 0,
+                     gh_rule_code(rule));
+        r = gh_http_error(wsi, pss, 403, gh_rule_code(rule),
+                          "the target's policy refuses this request");
+    } else {
+        memset(&req, 0, sizeof(req));
+        req.requester = a.id->user_id;
+        req.target = t->name;
+        req.ports = ports;
+        req.duration_s = duration;
+        req.reason = reason ? reason : "";
+        req.source_cidr = cidr ? cidr : "";
+        req.created_ms = now;
+        if (gh_store_request_add(gw->store, &req, &id) != 0) {
+            r = gh_http_error(wsi, pss, 500, "internal",
+                              "cannot record the request");
+            goto done;
+        }
+        gh_api_audit(wsi, &a, "jit.request", "ok", t->name, id, NULL);
+        if (gh_target_auto_approves(t, a.id) &&
+            gh_store_request_approve(gw->store, id, "policy",
+                                     "auto-approved by policy", "auto",
+                                     duration, now, &gid) == 0)
+            gh_auth_audit(wsi, "policy", "jit.approve", "ok",
+                          json_pack("{s:s, s:I, s:s, s:I}", "target", t->name,
+                                    "id", (json_int_t)id, "how", "auto",
+                                    "grant_id", (json_int_t)gid));
+        if (gh_store_request_get(gw->store, id, &stored) != 0) {
+            r = gh_http_error(wsi, pss, 500, "internal", "cannot read back");
+            goto done;
+        }
+        r = gh_http_json(wsi, pss, 201, gh_api_request_json(stored, gid));
+    }
+done:
+    json_decref(body);
+    free(ports);
+    gh_access_request_free(stored);
+out:
+    gh_identity_free(a.id);
+    return r;
+}
+
+/* Parse "/api/v1/<what>/ID[/verb]"; 0 on success. */
+static int
+gh_api_id(const char *uri, const char *prefix, int64_t *id, const char **verb)
+{
+    size_t n = strlen(prefix);
+    char *end;
+    long long v;
+
+    if (strncmp(uri, prefix, n) != 0 || uri[n] < '1' || uri[n] > '9')
+        return GH_E_INVAL;
+    v = strtoll(uri + n, &end, 10);
+    if (v <= 0 || (*end != '\0' && *end != '/'))
+        return GH_E_INVAL;
+    *id = v;
+    *verb = *end == '/' ? end + 1 : "";
+    return 0;
+}
+
+static int
+gh_api_request_one(struct lws *wsi, struct gh_http_pss *pss)
+{
+    struct gh_gateway *gw = gh_api_gw(wsi);
+    struct gh_access_request *req = NULL;
+    const struct gh_target *t;
+    const char *verb, *why;
+    json_int_t dur;
+    struct gh_auth a;
+    enum gh_rule rule;
+    int64_t id, gid = 0, now = gh_api_now_ms();
+    json_t *body = NULL;
+    int r, rc;
+
+    if (!gh_auth_identify(wsi, pss, gh_api_request_one, &a, &r))
+        return r;
+    if (gh_api_id(pss->post_uri, "/api/v1/requests/", &id, &verb) != 0 ||
+        gh_store_request_get(gw->store, id, &req) != 0) {
+        r = gh_http_error(wsi, pss, 404, "not_found", "no such request");
+        goto out;
+    }
+    t = gh_api_target(wsi, req->target);
+    /* Not yours and not yours to decide: it does not exist (no IDOR). */
+    if (strcmp(req->requester, a.id->user_id) != 0 &&
+        !gh_identity_has_role(a.id, GH_ROLE_AUDITOR) &&
+        !gh_identity_has_role(a.id, GH_ROLE_ADMIN) &&
+        (t == NULL || !gh_target_may_decide(t, a.id))) {
+        r = gh_http_error(wsi, pss, 404, "not_found", "no such request");
+        goto out;
+    }
+    if (*verb == '\0') {
+        r = pss->head || lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0
+                ? gh_http_json(wsi, pss, 200, gh_api_request_json(req, 0))
+                : gh_http_error(wsi, pss, 405, "method_not_allowed", "use GET");
+        goto out;
+    }
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) <= 0) {
+        r = gh_http_error(wsi, pss, 405, "method_not_allowed", "use POST");
+        goto out;
+    }
+    if (!gh_auth_csrf_ok(wsi, &a)) {
+        r = gh_http_error(wsi, pss, 403, "csrf", "cross-site request refused");
+        goto out;
+    }
+    body = gh_api_body(pss);
+    why = json_string_value(json_object_get(body, "reason"));
+    if (body == NULL) {
+        r = gh_http_error(wsi, pss, 400, "bad_request", "body must be JSON");
+        goto out;
+    }
+    if (strcmp(verb, "approve") == 0) {
+        dur = json_is_integer(json_object_get(body, "duration"))
+                  ? json_integer_value(json_object_get(body, "duration"))
+                  : req->duration_s;
+        rule = t == NULL ? GH_RULE_NOT_AN_APPROVER
+                         : gh_target_check_approval(t, a.id, req, dur);
+        if (rule != GH_RULE_OK) {
+            gh_api_audit(wsi, &a, "jit.approve", "denied", req->target, id,
+                         gh_rule_code(rule));
+            r = gh_http_error(wsi, pss, rule == GH_RULE_NOT_PENDING ? 409 : 403,
+                              gh_rule_code(rule), "approval refused");
+            goto out;
+        }
+        rc = gh_store_request_approve(gw->store, id, a.id->user_id, why,
+                                      "approved", dur, now, &gid);
+    } else if (strcmp(verb, "deny") == 0) {
+        if (t == NULL || !gh_target_may_decide(t, a.id)) {
+            r = gh_http_error(wsi, pss, 403, "not_an_approver",
+                              "only an approver of this target may deny");
+            goto out;
+        }
+        rc = gh_store_request_close(gw->store, id, "denied", a.id->user_id, why,
+                                    now);
+    } else if (strcmp(verb, "cancel") == 0) {
+        if (strcmp(req->requester, a.id->user_id) != 0) {
+            r = gh_http_error(wsi, pss, 403, "not_requester",
+                              "only the requester may cancel");
+            goto out;
+        }
+        rc = gh_store_request_close(gw->store, id, "cancelled", a.id->user_id,
+                                    why, now);
+    } else {
+        r = gh_http_error(wsi, pss, 404, "not_found", "no such action");
+        goto out;
+    }
+    if (rc != 0) {
+        r = gh_http_error(wsi, pss, rc == GH_E_EXISTS ? 409 : 500,
+                          rc == GH_E_EXISTS ? "not_pending" : "internal",
+                          rc == GH_E_EXISTS ? "already decided"
+                                            : "store failure");
+        goto out;
+    }
+    {
+        char action[32];
+
+        snprintf(action, sizeof(action), "jit.%s", verb);
+        gh_api_audit(wsi, &a, action, "ok", req->target, id, why);
+    }
+    gh_access_request_free(req);
+    req = NULL;
+    if (gh_store_request_get(gw->store, id, &req) != 0) {
+        r = gh_http_error(wsi, pss, 500, "internal", "cannot read back");
+        goto out;
+    }
+    r = gh_http_json(wsi, pss, 200, gh_api_request_json(req, gid));
+out:
+    json_decref(body);
+    gh_access_request_free(req);
+    gh_identity_free(a.id);
+    return r;
+}
+
+static int
+gh_api_grant_revoke(struct lws *wsi, struct gh_http_pss *pss)
+{
+    struct gh_gateway *gw = gh_api_gw(wsi);
+    struct gh_grant *g = NULL;
+    const struct gh_target *t;
+    const char *verb, *why;
+    struct gh_auth a;
+    json_t *body = NULL;
+    int64_t id;
+    int r, rc;
+
+    if (!gh_auth_identify(wsi, pss, gh_api_grant_revoke, &a, &r))
+        return r;
+    if (gh_api_id(pss->post_uri, "/api/v1/grants/", &id, &verb) != 0 ||
+        strcmp(verb, "revoke") != 0 ||
+        gh_store_grant_get(gw->store, id, &g) != 0) {
+        r = gh_http_error(wsi, pss, 404, "not_found", "no such grant");
+        goto out;
+    }
+    t = gh_api_target(wsi, g->target);
+    if (!gh_identity_has_role(a.id, GH_ROLE_ADMIN) &&
+        (t == NULL || !gh_target_may_decide(t, a.id))) {
+        r = gh_http_error(wsi, pss, 404, "not_found", "no such grant");
+        goto out;
+    }
+    if (!gh_auth_csrf_ok(wsi, &a)) {
+        r = gh_http_error(wsi, pss, 403, "csrf", "cross-site request refused");
+        goto out;
+    }
+    body = gh_api_body(pss);
+    why = json_string_value(json_object_get(body, "reason"));
+    rc = gh_store_grant_revoke(gw->store, id, a.id->user_id, why,
+                               gh_api_now_ms());
+    if (rc != 0) {
+        r = gh_http_error(wsi, pss, rc == GH_E_NOTFOUND ? 409 : 500,
+                          rc == GH_E_NOTFOUND ? "not_live" : "internal",
+                          rc == GH_E_NOTFOUND ? "the grant is not live"
+                                              : "store failure");
+        goto out;
+    }
+    gh_api_audit(wsi, &a, "jit.revoke", "ok", g->target, id, why);
+    r = gh_http_json(
+        wsi, pss, 200,
+        json_pack("{s:I, s:b}", "id", (json_int_t)id, "revoked", 1));
+out:
+    json_decref(body);
+    gh_grant_free(g);
+    gh_identity_free(a.id);
+    return r;
+}
+
+static int
+gh_api_decide(struct lws *wsi, struct gh_http_pss *pss)
+{
+    struct gh_gateway *gw = gh_api_gw(wsi);
+    char tbuf[GH_TARGET_NAME_MAX + 16], pbuf[16], peer[64] = "";
+    const char *tname, *pstr, *code;
+    const struct gh_target *t;
+    struct gh_policy_answer ans;
+    struct gh_auth a;
+    unsigned long port;
+    char *end;
+    int r;
+
+    if (!gh_auth_identify(wsi, pss, gh_api_decide, &a, &r))
+        return r;
+    tname = lws_get_urlarg_by_name(wsi, "target=", tbuf, sizeof(tbuf));
+    pstr = lws_get_urlarg_by_name(wsi, "port=", pbuf, sizeof(pbuf));
+    port = pstr ? strtoul(pstr, &end, 10) : 0;
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    t = gh_api_target(wsi, tname);
+    memset(&ans, 0, sizeof(ans));
+    if (pstr == NULL || *end != '\0' || port == 0 || port > 65535) {
+        r = gh_http_error(wsi, pss, 400, "bad_request",
+                          "expected ?target=NAME&port=N");
+        goto out;
+    }
+    if (t == NULL || !gh_api_sees(t, a.id))
+        code = "unknown_target";
+    else if (!gh_policy_port_in(t->ports, (unsigned)port))
+        code = "port_not_declared";
+    else if (gh_policy_decide(gw->store, a.id->user_id, peer, t->name,
+                              (unsigned)port, gh_api_now_ms(), &ans) != 0)
+        code = "error"; /* fails closed */
+    else
+        code = gh_decision_code(ans.decision);
+    gh_auth_audit(wsi, a.id->user_id, "jit.decide",
+                  ans.decision == GH_DECIDE_ALLOW && strcmp(code, "allow") == 0
+                      ? "ok"
+                      : "denied",
+                  json_pack("{s:s, s:I, s:s, s:I}", "target",
+                            tname ? tname : "", "port", (json_int_t)port,
+                            "decision", code, "grant_id",
+                            (json_int_t)ans.grant_id));
+    r = gh_http_json(wsi, pss, 200,
+                     json_pack("{s:s, s:I, s:I}", "decision", code, "grant_id",
+                               (json_int_t)ans.grant_id, "expires",
+                               (json_int_t)(ans.expires_ms / 1000)));
+out:
+    gh_identity_free(a.id);
+    return r;
+}
+
+int
+gh_api_route(struct lws *wsi, struct gh_http_pss *pss, bool get, bool post,
+             const char *uri)
+{
+    /* Deferred calls run again from pss->post_uri. */
+    if (uri != pss->post_uri) {
+        if (strlen(uri) >= sizeof(pss->post_uri))
+            return gh_http_error(wsi, pss, 404, "not_found", "no such path");
+        strcpy(pss->post_uri, uri);
+    }
+    if (strcmp(uri, "/api/v1/targets") == 0 && get)
+        return gh_api_targets(wsi, pss);
+    if (strcmp(uri, "/api/v1/requests") == 0 && post)
+        return gh_api_request_create(wsi, pss);
+    if (strcmp(uri, "/api/v1/decide") == 0 && get)
+        return gh_api_decide(wsi, pss);
+    if (strncmp(uri, "/api/v1/requests/", 17) == 0 && (get || post))
+        return gh_api_request_one(wsi, pss);
+    if (strncmp(uri, "/api/v1/grants/", 15) == 0 && post)
+        return gh_api_grant_revoke(wsi, pss);
+    return GH_AUTH_NOT_MINE;
+}
