@@ -449,6 +449,160 @@ out:
     return r;
 }
 
+/* A query argument into buf (NULL when absent or empty). */
+static const char *
+gh_api_arg(struct lws *wsi, const char *name, char *buf, int len)
+{
+    const char *v = lws_get_urlarg_by_name(wsi, name, buf, len);
+
+    return v != NULL && *v != '\0' ? v : NULL;
+}
+
+struct gh_api_list {
+    struct lws *wsi;
+    const struct gh_identity *who;
+    bool all; /* auditor or admin: sees every row */
+    json_t *rows;
+    int64_t last_id;
+};
+
+/* May the lister see a row about target owned by user? */
+static bool
+gh_api_list_visible(struct gh_api_list *l, const char *user, const char *target)
+{
+    const struct gh_target *t;
+
+    if (l->all || strcmp(user, l->who->user_id) == 0)
+        return true;
+    t = gh_api_target(l->wsi, target);
+    return t != NULL && gh_target_may_decide(t, l->who);
+}
+
+static int
+gh_api_list_request(const struct gh_access_request *r, void *ctx)
+{
+    struct gh_api_list *l = ctx;
+
+    l->last_id = r->id;
+    if (gh_api_list_visible(l, r->requester, r->target))
+        json_array_append_new(l->rows, gh_api_request_json(r, 0));
+    return 0;
+}
+
+static int
+gh_api_list_grant(const struct gh_grant *g, void *ctx)
+{
+    struct gh_api_list *l = ctx;
+
+    l->last_id = g->id;
+    if (gh_api_list_visible(l, g->user_id, g->target))
+        json_array_append_new(
+            l->rows,
+            json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, "
+                      "s:I}",
+                      "id", (json_int_t)g->id, "request_id",
+                      (json_int_t)g->request_id, "user", g->user_id, "target",
+                      g->target, "ports", g->ports, "source_cidr",
+                      g->source_cidr ? g->source_cidr : "", "starts",
+                      (json_int_t)(g->starts_ms / 1000), "expires",
+                      (json_int_t)(g->expires_ms / 1000), "how", g->how,
+                      "created_by", g->created_by, "revoked",
+                      (json_int_t)(g->revoked_ms / 1000)));
+    return 0;
+}
+
+static int
+gh_api_list_audit(const struct gh_audit_row *row, void *ctx)
+{
+    struct gh_api_list *l = ctx;
+    json_t *detail =
+        row->ev.detail ? json_loads(row->ev.detail, 0, NULL) : NULL;
+
+    l->last_id = row->id;
+    json_array_append_new(
+        l->rows,
+        json_pack("{s:I, s:I, s:s, s:s, s:s?, s:s, s:s?, s:o}", "id",
+                  (json_int_t)row->id, "ts", (json_int_t)row->ev.ts_ms, "actor",
+                  row->ev.actor, "action", row->ev.action, "object",
+                  row->ev.object, "outcome", row->ev.outcome, "source",
+                  row->ev.source, "detail", detail ? detail : json_null()));
+    return 0;
+}
+
+static int
+gh_api_list(struct lws *wsi, struct gh_http_pss *pss)
+{
+    struct gh_gateway *gw = gh_api_gw(wsi);
+    char b_state[32], b_user[GH_ACCESS_FIELD_MAX + 8];
+    char b_target[GH_TARGET_NAME_MAX + 16], b_after[24], b_limit[16];
+    char b_live[8], b_action[64], b_since[24];
+    struct gh_access_filter f;
+    struct gh_api_list l;
+    const char *after, *limit, *since;
+    struct gh_auth a;
+    int r, n;
+
+    if (!gh_auth_identify(wsi, pss, gh_api_list, &a, &r))
+        return r;
+    memset(&f, 0, sizeof(f));
+    memset(&l, 0, sizeof(l));
+    l.wsi = wsi;
+    l.who = a.id;
+    l.all = gh_identity_has_role(a.id, GH_ROLE_AUDITOR) ||
+            gh_identity_has_role(a.id, GH_ROLE_ADMIN);
+    l.rows = json_array();
+    f.state = gh_api_arg(wsi, "state=", b_state, sizeof(b_state));
+    f.user = gh_api_arg(wsi, "user=", b_user, sizeof(b_user));
+    f.target = gh_api_arg(wsi, "target=", b_target, sizeof(b_target));
+    after = gh_api_arg(wsi, "after=", b_after, sizeof(b_after));
+    limit = gh_api_arg(wsi, "limit=", b_limit, sizeof(b_limit));
+    f.after_id = after ? strtoll(after, NULL, 10) : 0;
+    f.limit = limit ? atoi(limit) : GH_LIST_MAX;
+    if (f.limit <= 0 || f.limit > GH_LIST_MAX)
+        f.limit = GH_LIST_MAX;
+    /* Someone who decides on no target lists only their own rows. */
+    if (!l.all && f.user == NULL) {
+        size_t i;
+        bool approver = false;
+
+        for (i = 0; i < gw->cfg->ntargets; i++)
+            approver =
+                approver || gh_target_may_decide(gw->cfg->targets[i], a.id);
+        if (!approver)
+            f.user = a.id->user_id;
+    }
+    if (strcmp(pss->post_uri, "/api/v1/requests") == 0) {
+        n = gh_store_requests_list(gw->store, &f, gh_api_list_request, &l);
+    } else if (strcmp(pss->post_uri, "/api/v1/grants") == 0) {
+        if (gh_api_arg(wsi, "live=", b_live, sizeof(b_live)) != NULL)
+            f.live_at_ms = gh_api_now_ms();
+        n = gh_store_grants_list(gw->store, &f, gh_api_list_grant, &l);
+    } else {
+        if (!l.all) {
+            json_decref(l.rows);
+            gh_identity_free(a.id);
+            return gh_http_error(wsi, pss, 403, "not_an_auditor",
+                                 "the audit log is for auditors and admins");
+        }
+        since = gh_api_arg(wsi, "since=", b_since, sizeof(b_since));
+        n = gh_store_audit_query(
+            gw->store, f.after_id, f.limit, f.user,
+            gh_api_arg(wsi, "action=", b_action, sizeof(b_action)),
+            since ? strtoll(since, NULL, 10) * 1000 : 0, gh_api_list_audit, &l);
+    }
+    gh_identity_free(a.id);
+    if (n < 0) {
+        json_decref(l.rows);
+        return gh_http_error(wsi, pss, n == GH_E_INVAL ? 400 : 500,
+                             n == GH_E_INVAL ? "bad_request" : "internal",
+                             "cannot list");
+    }
+    /* next_after pages on: rows the lister may not see still advance it. */
+    return gh_http_json(wsi, pss, 200,
+                        json_pack("{s:o, s:I}", "items", l.rows, "next_after",
+                                  (json_int_t)(n == f.limit ? l.last_id : 0)));
+}
+
 int
 gh_api_route(struct lws *wsi, struct gh_http_pss *pss, bool get, bool post,
              const char *uri)
@@ -463,6 +617,11 @@ gh_api_route(struct lws *wsi, struct gh_http_pss *pss, bool get, bool post,
         return gh_api_targets(wsi, pss);
     if (strcmp(uri, "/api/v1/requests") == 0 && post)
         return gh_api_request_create(wsi, pss);
+    if ((strcmp(uri, "/api/v1/requests") == 0 ||
+         strcmp(uri, "/api/v1/grants") == 0 ||
+         strcmp(uri, "/api/v1/audit") == 0) &&
+        get)
+        return gh_api_list(wsi, pss);
     if (strcmp(uri, "/api/v1/decide") == 0 && get)
         return gh_api_decide(wsi, pss);
     if (strncmp(uri, "/api/v1/requests/", 17) == 0 && (get || post))

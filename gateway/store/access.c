@@ -423,3 +423,100 @@ gh_store_grants_live(struct gh_store *st, const char *user, const char *target,
     sqlite3_clear_bindings(s);
     return n;
 }
+
+/* Clamp a listing limit to 1..GH_LIST_MAX. */
+static int
+gh_acc_limit(int limit)
+{
+    return limit <= 0 || limit > GH_LIST_MAX ? GH_LIST_MAX : limit;
+}
+
+int
+gh_store_requests_list(struct gh_store *st, const struct gh_access_filter *f,
+                       int (*fn)(const struct gh_access_request *r, void *ctx),
+                       void *ctx)
+{
+    struct gh_access_request r;
+    sqlite3_stmt *s;
+    int n = 0, rc;
+
+    /* Absent filters are NULL binds: "?1 IS NULL OR col = ?1". */
+    if (sqlite3_prepare_v2(
+            st->db,
+            "SELECT id, requester, target, ports, duration_s, reason, "
+            "source_cidr, coalesce(start_ms, 0), state, created_ms, "
+            "coalesce(decided_ms, 0), decided_by, decision_reason "
+            "FROM access_requests WHERE id > ?1 "
+            "AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR requester = ?3) "
+            "AND (?4 IS NULL OR target = ?4) ORDER BY id LIMIT ?5",
+            -1, &s, NULL) != SQLITE_OK)
+        return gh_store_fail(st, "requests list");
+    sqlite3_bind_int64(s, 1, f->after_id);
+    /* A filter that cannot be bound must not turn into "match all". */
+    if (gh_acc_bind(s, 2, f->state, 1) != 0 ||
+        gh_acc_bind(s, 3, f->user, 1) != 0 ||
+        gh_acc_bind(s, 4, f->target, 1) != 0) {
+        sqlite3_finalize(s);
+        return GH_E_INVAL;
+    }
+    sqlite3_bind_int(s, 5, gh_acc_limit(f->limit));
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        memset(&r, 0, sizeof(r));
+        r.id = sqlite3_column_int64(s, 0);
+        r.requester = (const char *)sqlite3_column_text(s, 1);
+        r.target = (const char *)sqlite3_column_text(s, 2);
+        r.ports = (const char *)sqlite3_column_text(s, 3);
+        r.duration_s = sqlite3_column_int64(s, 4);
+        r.reason = (const char *)sqlite3_column_text(s, 5);
+        r.source_cidr = (const char *)sqlite3_column_text(s, 6);
+        r.start_ms = sqlite3_column_int64(s, 7);
+        r.state = (const char *)sqlite3_column_text(s, 8);
+        r.created_ms = sqlite3_column_int64(s, 9);
+        r.decided_ms = sqlite3_column_int64(s, 10);
+        r.decided_by = (const char *)sqlite3_column_text(s, 11);
+        r.decision_reason = (const char *)sqlite3_column_text(s, 12);
+        n++;
+        if (fn(&r, ctx) != 0)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        n = gh_store_fail(st, "requests list");
+    sqlite3_finalize(s);
+    return n;
+}
+
+int
+gh_store_grants_list(struct gh_store *st, const struct gh_access_filter *f,
+                     int (*fn)(const struct gh_grant *g, void *ctx), void *ctx)
+{
+    struct gh_grant g;
+    sqlite3_stmt *s;
+    int n = 0, rc;
+
+    if (sqlite3_prepare_v2(
+            st->db,
+            "SELECT " GH_GRANT_COLS " FROM grants WHERE id > ?1 "
+            "AND (?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR target = ?3) "
+            "AND (?4 = 0 OR (revoked_ms IS NULL AND starts_ms <= ?4 "
+            "AND expires_ms > ?4)) ORDER BY id LIMIT ?5",
+            -1, &s, NULL) != SQLITE_OK)
+        return gh_store_fail(st, "grants list");
+    sqlite3_bind_int64(s, 1, f->after_id);
+    if (gh_acc_bind(s, 2, f->user, 1) != 0 ||
+        gh_acc_bind(s, 3, f->target, 1) != 0) {
+        sqlite3_finalize(s);
+        return GH_E_INVAL;
+    }
+    sqlite3_bind_int64(s, 4, f->live_at_ms);
+    sqlite3_bind_int(s, 5, gh_acc_limit(f->limit));
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        gh_acc_grant_row(s, &g, 1);
+        n++;
+        if (fn(&g, ctx) != 0)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        n = gh_store_fail(st, "grants list");
+    sqlite3_finalize(s);
+    return n;
+}

@@ -288,6 +288,15 @@ gh_store_audit_list(struct gh_store *st, int64_t after_id, int limit,
                     int (*fn)(const struct gh_audit_row *row, void *ctx),
                     void *ctx)
 {
+    return gh_store_audit_query(st, after_id, limit, NULL, NULL, 0, fn, ctx);
+}
+
+int
+gh_store_audit_query(struct gh_store *st, int64_t after_id, int limit,
+                     const char *actor, const char *action, int64_t since_ms,
+                     int (*fn)(const struct gh_audit_row *row, void *ctx),
+                     void *ctx)
+{
     struct gh_audit_row row;
     sqlite3_stmt *s;
     int n = 0, rc;
@@ -295,11 +304,23 @@ gh_store_audit_list(struct gh_store *st, int64_t after_id, int limit,
     if (sqlite3_prepare_v2(st->db,
                            "SELECT id, ts_ms, actor, action, object, outcome, "
                            "source, detail FROM audit WHERE id > ?1 "
+                           "AND (?3 IS NULL OR actor = ?3) "
+                           "AND (?4 IS NULL OR action = ?4) AND ts_ms >= ?5 "
                            "ORDER BY id LIMIT ?2",
                            -1, &s, NULL) != SQLITE_OK)
         return gh_store_fail(st, "audit list");
     sqlite3_bind_int64(s, 1, after_id);
     sqlite3_bind_int(s, 2, limit);
+    /* Bound without a length limit on purpose: a filter that failed to
+     * bind would match everything. */
+    if ((actor != NULL &&
+         sqlite3_bind_text(s, 3, actor, -1, SQLITE_STATIC) != SQLITE_OK) ||
+        (action != NULL &&
+         sqlite3_bind_text(s, 4, action, -1, SQLITE_STATIC) != SQLITE_OK)) {
+        sqlite3_finalize(s);
+        return GH_E_INVAL;
+    }
+    sqlite3_bind_int64(s, 5, since_ms);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         memset(&row, 0, sizeof(row));
         row.id = sqlite3_column_int64(s, 0);

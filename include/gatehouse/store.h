@@ -170,6 +170,39 @@ void gh_grant_free(struct gh_grant *g);
 int gh_store_grant_revoke(struct gh_store *st, int64_t id, const char *by,
                           const char *why, int64_t now_ms);
 
+/* Filters for listing requests and grants; NULL/0 fields match all. */
+struct gh_access_filter {
+    const char *state; /* requests only */
+    const char *user;  /* requester / grantee */
+    const char *target;
+    int64_t live_at_ms; /* grants only: live at this time */
+    int64_t after_id;   /* paging: ids greater than this */
+    int limit;          /* 1..GH_LIST_MAX */
+};
+
+/* Most rows one listing returns; callers page with after_id. */
+#define GH_LIST_MAX 200
+
+/* Call fn for matching requests, oldest id first (each valid only during
+ * the call; fn returns non-zero to stop). Returns rows seen or < 0. */
+int
+gh_store_requests_list(struct gh_store *st, const struct gh_access_filter *f,
+                       int (*fn)(const struct gh_access_request *r, void *ctx),
+                       void *ctx);
+
+/* The same for grants. */
+int gh_store_grants_list(struct gh_store *st, const struct gh_access_filter *f,
+                         int (*fn)(const struct gh_grant *g, void *ctx),
+                         void *ctx);
+
+/* Audit events with id > after_id, optionally only of actor and/or with
+ * action (exact) and at or after since_ms; at most limit. */
+int gh_store_audit_query(struct gh_store *st, int64_t after_id, int limit,
+                         const char *actor, const char *action,
+                         int64_t since_ms,
+                         int (*fn)(const struct gh_audit_row *row, void *ctx),
+                         void *ctx);
+
 /* Most candidate grants the decision looks at for one user and target. */
 #define GH_GRANTS_LIVE_MAX 32
 

@@ -198,6 +198,32 @@ try {
     });
     assert.equal(ok.status, 201);
   });
+  await check('listing: each sees what is theirs to see', async () => {
+    const mine = (await call('alice', 'GET', '/api/v1/requests')).body.items;
+    assert.ok(mine.length >= 5);
+    assert.ok(mine.every((r) => r.requester === 'alice'));
+    const all = (await call('carol', 'GET', '/api/v1/requests')).body.items;
+    assert.ok(all.some((r) => r.requester === 'dave'), 'the auditor sees everyone');
+    const bobs = (await call('bob', 'GET', '/api/v1/requests?state=denied')).body.items;
+    assert.ok(bobs.length >= 1 && bobs.every((r) => r.state === 'denied' && r.target === 'web1'));
+    assert.deepEqual((await call('eve', 'GET', '/api/v1/requests')).body.items, []);
+    assert.deepEqual((await call('eve', 'GET', '/api/v1/requests?user=alice')).body.items, []);
+    const live = (await call('alice', 'GET', '/api/v1/grants?live=1')).body.items;
+    assert.ok(live.length >= 1 && live.every((g) => g.user === 'alice' && g.revoked === 0));
+    assert.ok(live.some((g) => g.target === 'auto1'));
+    assert.ok(!live.some((g) => g.id === grantId), 'a revoked grant is not live');
+  });
+  await check('the audit log is for auditors and admins, and pages', async () => {
+    assert.equal((await call('alice', 'GET', '/api/v1/audit')).status, 403);
+    const p1 = (await call('carol', 'GET', '/api/v1/audit?limit=2&action=jit.request')).body;
+    assert.equal(p1.items.length, 2);
+    assert.ok(p1.items.every((e) => e.action === 'jit.request'));
+    assert.equal(p1.next_after, p1.items[1].id);
+    const p2 = (await call('carol', 'GET', `/api/v1/audit?limit=2&action=jit.request&after=${p1.next_after}`)).body;
+    assert.ok(p2.items.length >= 1 && p2.items[0].id > p1.next_after);
+    const byActor = (await call('dave', 'GET', '/api/v1/audit?user=bob')).body.items;
+    assert.ok(byActor.length > 0 && byActor.every((e) => e.actor === 'bob'));
+  });
   await check('every decision is in the audit log', () => {
     const db = path.join(tmp, 'gw', 'gatehouse-data', 'gatehouse.db');
     const rows = execFileSync('sqlite3', [db, "SELECT actor || ' ' || action || ' ' || outcome FROM audit WHERE action LIKE 'jit.%'"]).toString();
