@@ -397,6 +397,108 @@ out:
     return r;
 }
 
+/* POST /api/v1/grants: an admin grants access directly (recorded as
+ * such); the target's ports and maximum duration still hold. */
+static int
+gh_api_grant_create(struct lws *wsi, struct gh_http_pss *pss)
+{
+    struct gh_gateway *gw = gh_api_gw(wsi);
+    const char *user, *tname, *ports_in, *why, *cidr;
+    const struct gh_target *t;
+    struct gh_grant g;
+    struct gh_auth a;
+    json_int_t duration;
+    json_t *body = NULL;
+    char *ports = NULL;
+    int64_t id = 0, now = gh_api_now_ms();
+    int r;
+
+    if (!gh_auth_identify(wsi, pss, gh_api_grant_create, &a, &r))
+        return r;
+    if (!gh_identity_has_role(a.id, GH_ROLE_ADMIN)) {
+        r = gh_http_error(wsi, pss, 403, "not_an_admin",
+                          "only admins grant access directly");
+        goto out;
+    }
+    if (!gh_auth_csrf_ok(wsi, &a)) {
+        r = gh_http_error(wsi, pss, 403, "csrf", "cross-site request refused");
+        goto out;
+    }
+    body = gh_api_body(pss);
+    user = json_string_value(json_object_get(body, "user"));
+    tname = json_string_value(json_object_get(body, "target"));
+    ports_in = json_string_value(json_object_get(body, "ports"));
+    why = json_string_value(json_object_get(body, "reason"));
+    cidr = json_string_value(json_object_get(body, "source_cidr"));
+    duration = json_integer_value(json_object_get(body, "duration"));
+    t = gh_api_target(wsi, tname);
+    if (body == NULL || user == NULL || *user == '\0' ||
+        strlen(user) > GH_ACCESS_FIELD_MAX || ports_in == NULL ||
+        !json_is_integer(json_object_get(body, "duration"))) {
+        r = gh_http_error(wsi, pss, 400, "bad_request",
+                          "expected {user, target, ports, duration, reason}");
+    } else if (t == NULL) {
+        r = gh_http_error(wsi, pss, 404, "unknown_target", "no such target");
+    } else if (gh_ports_canonical(ports_in, &ports) != 0) {
+        r = gh_http_error(wsi, pss, 400, "bad_ports",
+                          "ports must be like \"22\" or \"22,3389\"");
+    } else if (cidr != NULL && *cidr != '\0' &&
+               gh_policy_cidr_match(cidr, "::1") < 0) {
+        r = gh_http_error(wsi, pss, 400, "bad_source_cidr",
+                          "source_cidr must be an address or CIDR");
+    } else {
+        char *p = ports, *end;
+        bool declared = true;
+
+        while (*p != '\0' && declared) {
+            declared =
+                gh_policy_port_in(t->ports, (unsigned)strtoul(p, &end, 10));
+            p = *end == ',' ? end + 1 : end;
+        }
+        if (!declared) {
+            r = gh_http_error(wsi, pss, 403, "port_not_declared",
+                              "the target does not offer that port");
+        } else if (duration <= 0 || duration > t->max_duration ||
+                   duration > GH_GRANT_HARD_CAP_S) {
+            r = gh_http_error(wsi, pss, 403, "bad_duration",
+                              "longer than the target allows");
+        } else {
+            memset(&g, 0, sizeof(g));
+            g.user_id = user;
+            g.target = t->name;
+            g.ports = ports;
+            g.source_cidr = cidr ? cidr : "";
+            g.starts_ms = now;
+            g.expires_ms = now + (int64_t)duration * 1000;
+            g.how = "direct";
+            g.created_by = a.id->user_id;
+            g.created_ms = now;
+            if (gh_store_grant_add(gw->store, &g, &id) != 0) {
+                r = gh_http_error(wsi, pss, 500, "internal",
+                                  "cannot record the grant");
+            } else {
+                gh_auth_audit(wsi, a.id->user_id, "jit.grant", "ok",
+                              json_pack("{s:s, s:s, s:s, s:I, s:s}", "user",
+                                        user, "target", t->name, "ports", ports,
+                                        "id", (json_int_t)id, "reason",
+                                        why ? why : ""));
+                r = gh_http_json(wsi, pss, 201,
+                                 json_pack("{s:I, s:s, s:s, s:s, s:I, s:s}",
+                                           "id", (json_int_t)id, "user", user,
+                                           "target", t->name, "ports", ports,
+                                           "expires",
+                                           (json_int_t)(g.expires_ms / 1000),
+                                           "how", "direct"));
+            }
+        }
+    }
+    free(ports);
+out:
+    json_decref(body);
+    gh_identity_free(a.id);
+    return r;
+}
+
 static int
 gh_api_decide(struct lws *wsi, struct gh_http_pss *pss)
 {
@@ -626,6 +728,8 @@ gh_api_route(struct lws *wsi, struct gh_http_pss *pss, bool get, bool post,
         return gh_api_decide(wsi, pss);
     if (strncmp(uri, "/api/v1/requests/", 17) == 0 && (get || post))
         return gh_api_request_one(wsi, pss);
+    if (strcmp(uri, "/api/v1/grants") == 0 && post)
+        return gh_api_grant_create(wsi, pss);
     if (strncmp(uri, "/api/v1/grants/", 15) == 0 && post)
         return gh_api_grant_revoke(wsi, pss);
     return GH_AUTH_NOT_MINE;

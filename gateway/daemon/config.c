@@ -106,6 +106,9 @@ const struct gh_config_key gh_config_keys[] = {
      "Groups granting the auditor role."},
     {"roles", "admin", GH_CFGT_STRING, GH_CFG_RELOADABLE, "gatehouse-admins",
      0, 0, F(roles_admin), "Groups granting the admin role."},
+    {"jit", "pending_ttl", GH_CFGT_INT, GH_CFG_RELOADABLE, "3600", 1, 604800,
+     F(jit_pending_ttl),
+     "A request nobody decided within this many seconds expires."},
     {NULL, NULL, GH_CFGT_STRING, 0, NULL, 0, 0, 0, NULL},
 };
 /* clang-format on */

@@ -73,6 +73,7 @@ struct gh_config {
     char *roles_approver;
     char *roles_auditor;
     char *roles_admin;
+    long jit_pending_ttl;
     /* [target NAME] sections: reloadable as a whole (owned). */
     struct gh_target **targets;
     size_t ntargets;

@@ -159,8 +159,22 @@ gh_gateway_open(struct gh_gateway *gw)
 void
 gh_gateway_tick(struct gh_gateway *gw)
 {
+    int64_t now_ms = (int64_t)time(NULL) * 1000;
+    int n;
+
     if (gw->oidc != NULL)
-        gh_oidc_tick(gw->oidc, (int64_t)time(NULL));
+        gh_oidc_tick(gw->oidc, now_ms / 1000);
+    /* Pending requests nobody decided in time expire (one indexed UPDATE
+     * a second; nothing to do is the common case). */
+    n = gh_store_requests_expire(
+        gw->store, now_ms - gw->cfg->jit_pending_ttl * 1000, now_ms);
+    if (n > 0) {
+        char detail[64];
+
+        snprintf(detail, sizeof(detail), "{\"expired\":%d}", n);
+        gh_gateway_audit(gw, "jit.expire", "ok", detail);
+        gh_info("jit", "msg=\"pending requests expired\" count=%d", n);
+    }
 }
 
 /* Sign-in: the fetch thread and the relying party (after the loop exists,

@@ -198,6 +198,19 @@ try {
     });
     assert.equal(ok.status, 201);
   });
+  await check('an admin grants directly; nobody else may', async () => {
+    const g = await call('dave', 'POST', '/api/v1/grants', { user: 'carol', target: 'web1', ports: '22', duration: 600, reason: 'incident' });
+    assert.equal(g.status, 201, JSON.stringify(g.body));
+    assert.equal(g.body.how, 'direct');
+    assert.equal(await decide('carol', 'web1', 22), 'allow');
+    const b = await call('bob', 'POST', '/api/v1/grants', { user: 'bob', target: 'web1', ports: '22', duration: 600 });
+    assert.equal(b.status, 403);
+    assert.equal(b.body.error, 'not_an_admin');
+    const long = await call('dave', 'POST', '/api/v1/grants', { user: 'carol', target: 'web1', ports: '22', duration: 7201 });
+    assert.equal(long.body.error, 'bad_duration');
+    const port = await call('dave', 'POST', '/api/v1/grants', { user: 'carol', target: 'web1', ports: '80', duration: 60 });
+    assert.equal(port.body.error, 'port_not_declared');
+  });
   await check('listing: each sees what is theirs to see', async () => {
     const mine = (await call('alice', 'GET', '/api/v1/requests')).body.items;
     assert.ok(mine.length >= 5);
@@ -236,6 +249,33 @@ try {
   const code = await gw.stop();
   gw = null;
   await check('gatehoused stops cleanly (exit 0; under ASan: no leak)', () => assert.equal(code, 0));
+
+  // Pending requests expire after jit.pending_ttl. The tokens above stay
+  // valid for another gateway trusting the same IdP.
+  gw = await startGateway({
+    dir: path.join(tmp, 'gw2'),
+    args: ['-c', conf, '-o', `oidc.issuer=${idp.issuer}`, '-o', 'jit.pending_ttl=2'],
+  });
+  const base2 = gw.url.replace(/\/$/, '');
+  for (let i = 0; i < 100 && (await fetch(`${base2}/auth/login`, { redirect: 'manual' })).status !== 302; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await check('a request nobody decides expires after jit.pending_ttl', async () => {
+    const mk = await fetch(`${base2}/api/v1/requests`, {
+      method: 'POST', headers: { authorization: `Bearer ${tok.alice}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ target: 'web1', ports: '22', duration: 60, reason: 'slow approvers' }),
+    });
+    const q = await mk.json();
+    assert.equal(q.state, 'pending');
+    await new Promise((r) => setTimeout(r, 3500));
+    const r = await (await fetch(`${base2}/api/v1/requests/${q.id}`, { headers: { authorization: `Bearer ${tok.alice}` } })).json();
+    assert.equal(r.state, 'expired');
+    assert.equal(r.decided_by, 'system');
+    const late = await fetch(`${base2}/api/v1/requests/${q.id}/approve`, {
+      method: 'POST', headers: { authorization: `Bearer ${tok.bob}`, 'content-type': 'application/json' }, body: '{}',
+    });
+    assert.equal(late.status, 409);
+  });
 } catch (e) {
   t.fail(e);
 } finally {
