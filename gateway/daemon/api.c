@@ -514,8 +514,8 @@ gh_api_decide(struct lws *wsi, struct gh_http_pss *pss)
 
     if (!gh_auth_identify(wsi, pss, gh_api_decide, &a, &r))
         return r;
-    tname = lws_get_urlarg_by_name(wsi, "target=", tbuf, sizeof(tbuf));
-    pstr = lws_get_urlarg_by_name(wsi, "port=", pbuf, sizeof(pbuf));
+    tname = gh_http_arg(wsi, "target=", tbuf, sizeof(tbuf), NULL);
+    pstr = gh_http_arg(wsi, "port=", pbuf, sizeof(pbuf), NULL);
     port = pstr ? strtoul(pstr, &end, 10) : 0;
     lws_get_peer_simple(wsi, peer, sizeof(peer));
     t = gh_api_target(wsi, tname);
@@ -551,12 +551,16 @@ out:
     return r;
 }
 
-/* A query argument into buf (NULL when absent or empty). */
+/* A query argument into buf (NULL when absent or empty); one that does
+ * not fit sets *bad, so a filter is never silently dropped. */
 static const char *
-gh_api_arg(struct lws *wsi, const char *name, char *buf, int len)
+gh_api_arg(struct lws *wsi, const char *name, char *buf, size_t len, bool *bad)
 {
-    const char *v = lws_get_urlarg_by_name(wsi, name, buf, len);
+    bool too_long;
+    const char *v = gh_http_arg(wsi, name, buf, len, &too_long);
 
+    if (too_long)
+        *bad = true;
     return v != NULL && *v != '\0' ? v : NULL;
 }
 
@@ -642,6 +646,7 @@ gh_api_list(struct lws *wsi, struct gh_http_pss *pss)
     struct gh_api_list l;
     const char *after, *limit, *since;
     struct gh_auth a;
+    bool bad = false;
     int r, n;
 
     if (!gh_auth_identify(wsi, pss, gh_api_list, &a, &r))
@@ -653,13 +658,19 @@ gh_api_list(struct lws *wsi, struct gh_http_pss *pss)
     l.all = gh_identity_has_role(a.id, GH_ROLE_AUDITOR) ||
             gh_identity_has_role(a.id, GH_ROLE_ADMIN);
     l.rows = json_array();
-    f.state = gh_api_arg(wsi, "state=", b_state, sizeof(b_state));
-    f.user = gh_api_arg(wsi, "user=", b_user, sizeof(b_user));
-    f.target = gh_api_arg(wsi, "target=", b_target, sizeof(b_target));
-    after = gh_api_arg(wsi, "after=", b_after, sizeof(b_after));
-    limit = gh_api_arg(wsi, "limit=", b_limit, sizeof(b_limit));
+    f.state = gh_api_arg(wsi, "state=", b_state, sizeof(b_state), &bad);
+    f.user = gh_api_arg(wsi, "user=", b_user, sizeof(b_user), &bad);
+    f.target = gh_api_arg(wsi, "target=", b_target, sizeof(b_target), &bad);
+    after = gh_api_arg(wsi, "after=", b_after, sizeof(b_after), &bad);
+    limit = gh_api_arg(wsi, "limit=", b_limit, sizeof(b_limit), &bad);
     f.after_id = after ? strtoll(after, NULL, 10) : 0;
     f.limit = limit ? atoi(limit) : GH_LIST_MAX;
+    if (bad) {
+        json_decref(l.rows);
+        gh_identity_free(a.id);
+        return gh_http_error(wsi, pss, 400, "bad_request",
+                             "a query argument is too long");
+    }
     if (f.limit <= 0 || f.limit > GH_LIST_MAX)
         f.limit = GH_LIST_MAX;
     /* Someone who decides on no target lists only their own rows. */
@@ -676,7 +687,7 @@ gh_api_list(struct lws *wsi, struct gh_http_pss *pss)
     if (strcmp(pss->post_uri, "/api/v1/requests") == 0) {
         n = gh_store_requests_list(gw->store, &f, gh_api_list_request, &l);
     } else if (strcmp(pss->post_uri, "/api/v1/grants") == 0) {
-        if (gh_api_arg(wsi, "live=", b_live, sizeof(b_live)) != NULL)
+        if (gh_api_arg(wsi, "live=", b_live, sizeof(b_live), &bad) != NULL)
             f.live_at_ms = gh_api_now_ms();
         n = gh_store_grants_list(gw->store, &f, gh_api_list_grant, &l);
     } else {
@@ -686,13 +697,18 @@ gh_api_list(struct lws *wsi, struct gh_http_pss *pss)
             return gh_http_error(wsi, pss, 403, "not_an_auditor",
                                  "the audit log is for auditors and admins");
         }
-        since = gh_api_arg(wsi, "since=", b_since, sizeof(b_since));
+        since = gh_api_arg(wsi, "since=", b_since, sizeof(b_since), &bad);
         n = gh_store_audit_query(
             gw->store, f.after_id, f.limit, f.user,
-            gh_api_arg(wsi, "action=", b_action, sizeof(b_action)),
+            gh_api_arg(wsi, "action=", b_action, sizeof(b_action), &bad),
             since ? strtoll(since, NULL, 10) * 1000 : 0, gh_api_list_audit, &l);
     }
     gh_identity_free(a.id);
+    if (bad) { /* an argument read after the first check was too long */
+        json_decref(l.rows);
+        return gh_http_error(wsi, pss, 400, "bad_request",
+                             "a query argument is too long");
+    }
     if (n < 0) {
         json_decref(l.rows);
         return gh_http_error(wsi, pss, n == GH_E_INVAL ? 400 : 500,

@@ -294,7 +294,7 @@ gh_auth_login(struct lws *wsi, struct gh_http_pss *pss)
     if (gh_oidc_login_unavailable(gw->oidc) != NULL)
         return gh_http_error(wsi, pss, 503, "idp_unavailable",
                              gh_oidc_login_unavailable(gw->oidc));
-    rt = lws_get_urlarg_by_name(wsi, "return_to=", buf, sizeof(buf));
+    rt = gh_http_arg(wsi, "return_to=", buf, sizeof(buf), NULL);
     l = gh_logins_add(gw->logins, now);
     if (gh_auth_token(l->state) != 0 || gh_auth_token(l->nonce) != 0 ||
         gh_auth_token(l->verifier) != 0)
@@ -349,9 +349,9 @@ gh_auth_callback(struct lws *wsi, struct gh_http_pss *pss)
 
     if (gh_oidc_unavailable(gw->oidc) != NULL)
         return gh_auth_unavailable(wsi, pss, 503);
-    state = lws_get_urlarg_by_name(wsi, "state=", sbuf, sizeof(sbuf));
-    code = lws_get_urlarg_by_name(wsi, "code=", cbuf, sizeof(cbuf));
-    error = lws_get_urlarg_by_name(wsi, "error=", ebuf, sizeof(ebuf));
+    state = gh_http_arg(wsi, "state=", sbuf, sizeof(sbuf), NULL);
+    code = gh_http_arg(wsi, "code=", cbuf, sizeof(cbuf), NULL);
+    error = gh_http_arg(wsi, "error=", ebuf, sizeof(ebuf), NULL);
     /* The login must have started in this browser: its cookie carries the
      * same state. This stops login CSRF (someone else's code). */
     if (state == NULL ||

@@ -142,6 +142,34 @@ gh_http_wake(struct lws *wsi)
     lws_callback_on_writable(wsi);
 }
 
+const char *
+gh_http_arg(struct lws *wsi, const char *name, char *buf, size_t len,
+            bool *too_long)
+{
+    char *scratch = gh_alloc(GH_HTTP_ARG_MAX, 1);
+    const char *v;
+    size_t n;
+
+    if (too_long != NULL)
+        *too_long = false;
+    buf[0] = '\0';
+    v = lws_get_urlarg_by_name(wsi, name, scratch, GH_HTTP_ARG_MAX);
+    if (v == NULL) {
+        free(scratch);
+        return NULL;
+    }
+    n = strlen(v);
+    if (n >= len) {
+        if (too_long != NULL)
+            *too_long = true;
+        free(scratch);
+        return NULL;
+    }
+    memcpy(buf, v, n + 1);
+    free(scratch);
+    return buf;
+}
+
 bool
 gh_http_ws_origin_ok(struct lws *wsi)
 {

@@ -81,6 +81,19 @@ int gh_http_defer(struct lws *wsi, struct gh_http_pss *pss,
 /* Make a deferred request continue (from a completion callback). */
 void gh_http_wake(struct lws *wsi);
 
+/* The longest query argument looked at; lws stops searching at the first
+ * argument longer than its buffer, so every lookup scans with this much. */
+#define GH_HTTP_ARG_MAX 8192
+
+/*
+ * Query argument name ("state=") into buf (NUL-terminated). Returns buf,
+ * or NULL when absent. *too_long (may be NULL) is set when the argument
+ * exists but does not fit buf; it is then treated as absent, so callers
+ * that filter must check it and refuse the request.
+ */
+const char *gh_http_arg(struct lws *wsi, const char *name, char *buf,
+                        size_t len, bool *too_long);
+
 /* True when the request's Origin is the gateway's own (CSRF, CSWSH). */
 bool gh_http_same_origin(struct lws *wsi);
 

@@ -32,6 +32,7 @@ async function showMe() {
     $('who').textContent = me.name || me.user_id;
     $('who').hidden = false;
     $('logout').hidden = false;
+    $('access-link').hidden = false;
     $('me-user').textContent = me.user_id;
     $('me-email').textContent = me.email || '—';
     $('me-roles').textContent = me.roles.length ? me.roles.join(', ') : 'none';

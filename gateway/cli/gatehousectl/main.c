@@ -1,0 +1,1109 @@
+/*
+ * main.c - gatehousectl: the admin, approver and auditor CLI.
+ *
+ * A client of the gateway's /api/v1 acting with the person's own OIDC
+ * access token (STYLE.md: CLIs are clients, not insiders). Verbs parse
+ * their arguments completely before the token is read or anything is
+ * sent, so a usage error (exit 2) never reaches the network.
+ *
+ * Exit status: 0 done; 1 the server refused or failed (4xx/5xx) or the
+ * network/TLS failed; 2 usage or local set-up error (bad flags, bad
+ * duration, missing argument, unsafe token file, refused server URL).
+ */
+#include "http.h"
+#include "table.h"
+
+#include "gatehouse/err.h"
+#include "gatehouse/mem.h"
+#include "gatehouse/version.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#define GH_CTL_EXIT_OK    0
+#define GH_CTL_EXIT_FAIL  1
+#define GH_CTL_EXIT_USAGE 2
+
+/* Options of the whole program (before the verb). */
+struct gh_ctl {
+    struct gh_ctl_conn conn;
+    const char *server_arg; /* --server or GATEHOUSE_SERVER */
+    const char *token_file; /* --token-file */
+    const char *pin_arg;    /* --insecure-pin */
+    int json;               /* --json: the server's JSON, pretty */
+};
+
+struct gh_ctl_verb {
+    const char *group; /* "requests", or the verb itself */
+    const char *name;  /* "list", or NULL for one-word verbs */
+    const char *usage; /* first line after "usage: gatehousectl " */
+    const char *help;  /* what it does and its options */
+    int (*run)(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
+               char **argv);
+};
+
+static const char gh_ctl_exit_help[] =
+    "Exit status: 0 success; 1 the server refused or failed (HTTP 4xx/5xx)\n"
+    "or a network/TLS error; 2 usage error (bad option, bad duration,\n"
+    "missing argument, unsafe token file, refused server URL).\n";
+
+/* ---- messages ---- */
+
+static void gh_ctl_err(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static void
+gh_ctl_err(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("gatehousectl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static int
+gh_ctl_usage_error(const struct gh_ctl_verb *v, const char *what)
+{
+    gh_ctl_err("%s", what);
+    if (v != NULL)
+        fprintf(stderr,
+                "usage: gatehousectl %s\nTry 'gatehousectl %s%s%s "
+                "--help'.\n",
+                v->usage, v->group, v->name ? " " : "", v->name ? v->name : "");
+    else
+        fprintf(stderr, "Try 'gatehousectl --help'.\n");
+    return GH_CTL_EXIT_USAGE;
+}
+
+static void
+gh_ctl_verb_help(const struct gh_ctl_verb *v)
+{
+    printf("usage: gatehousectl [global options] %s\n\n%s\n%s", v->usage,
+           v->help, gh_ctl_exit_help);
+}
+
+/* ---- connection set-up: server URL, TLS, token ---- */
+
+/* Read the first line of a token file that only its owner can read. */
+static int
+gh_ctl_token_from_file(const char *path, char **out)
+{
+    struct stat st;
+    char *buf = NULL, *nl;
+    ssize_t n;
+    size_t len = 0;
+    int fd, r = GH_CTL_EXIT_USAGE;
+
+    *out = NULL;
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        gh_ctl_err("cannot open token file %s: %s", path, strerror(errno));
+        return GH_CTL_EXIT_USAGE;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        gh_ctl_err("token file %s is not a regular file", path);
+        goto out;
+    }
+    if ((st.st_mode & 077) != 0) {
+        gh_ctl_err("token file %s is accessible by group or others (mode "
+                   "%04o): refusing it; run 'chmod 600 %s'",
+                   path, (unsigned)(st.st_mode & 07777), path);
+        goto out;
+    }
+    if (st.st_uid != getuid() && st.st_uid != 0) {
+        gh_ctl_err("token file %s belongs to another user: refusing it", path);
+        goto out;
+    }
+    buf = gh_alloc(GH_CTL_TOKEN_MAX + 2, 1);
+    while (len < GH_CTL_TOKEN_MAX + 1) {
+        n = read(fd, buf + len, GH_CTL_TOKEN_MAX + 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            gh_ctl_err("cannot read token file %s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    if ((nl = memchr(buf, '\n', len)) != NULL)
+        *nl = '\0';
+    else if (len > GH_CTL_TOKEN_MAX) {
+        gh_ctl_err("token file %s: the token is longer than %u bytes", path,
+                   GH_CTL_TOKEN_MAX);
+        goto out;
+    }
+    *out = gh_strdup(buf);
+    r = 0;
+out:
+    if (buf != NULL)
+        gh_freezero(buf, GH_CTL_TOKEN_MAX + 2);
+    close(fd);
+    return r;
+}
+
+/* Trim the token and check it can only be a token: printable ASCII
+ * without spaces, so it cannot split the Authorization header. */
+static int
+gh_ctl_token_check(char *t)
+{
+    size_t n = strlen(t), i;
+
+    while (n > 0 && (t[n - 1] == '\r' || t[n - 1] == ' ' || t[n - 1] == '\t'))
+        t[--n] = '\0';
+    if (n == 0)
+        return GH_E_INVAL;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)t[i] <= 0x20 || (unsigned char)t[i] >= 0x7f)
+            return GH_E_INVAL;
+    return 0;
+}
+
+/* "sha256//BASE64" for libcurl from 64 hex digits or 44 base64 chars. */
+static int
+gh_ctl_pin_parse(const char *s, char **out)
+{
+    unsigned char md[32];
+    char b64[48];
+    size_t i;
+
+    *out = NULL;
+    if (strncmp(s, "sha256//", 8) == 0)
+        s += 8;
+    if (strlen(s) == 44 && s[43] == '=') {
+        *out = gh_asprintf("sha256//%s", s);
+        return 0;
+    }
+    if (strlen(s) != 64)
+        return GH_E_INVAL;
+    for (i = 0; i < 32; i++) {
+        unsigned v;
+
+        if (sscanf(s + 2 * i, "%2x", &v) != 1 ||
+            strchr("0123456789abcdefABCDEF", s[2 * i]) == NULL ||
+            strchr("0123456789abcdefABCDEF", s[2 * i + 1]) == NULL)
+            return GH_E_INVAL;
+        md[i] = (unsigned char)v;
+    }
+    if (EVP_EncodeBlock((unsigned char *)b64, md, 32) != 44)
+        return GH_E_INVAL;
+    *out = gh_asprintf("sha256//%s", b64);
+    return 0;
+}
+
+/* Everything a verb needs before its first call; prints why not. */
+static int
+gh_ctl_ready(struct gh_ctl *ctl)
+{
+    const char *why, *env;
+    size_t n;
+    int r;
+
+    if (ctl->server_arg == NULL || *ctl->server_arg == '\0')
+        return gh_ctl_usage_error(NULL, "no server: use --server URL or set "
+                                        "GATEHOUSE_SERVER");
+    if (gh_ctl_url_check(ctl->server_arg, &why) != 0) {
+        gh_ctl_err("%s: %s", ctl->server_arg, why);
+        return GH_CTL_EXIT_USAGE;
+    }
+    ctl->conn.server = gh_strdup(ctl->server_arg);
+    n = strlen(ctl->conn.server);
+    while (n > 0 && ctl->conn.server[n - 1] == '/')
+        ctl->conn.server[--n] = '\0';
+    if (ctl->pin_arg != NULL &&
+        gh_ctl_pin_parse(ctl->pin_arg, &ctl->conn.pin) != 0)
+        return gh_ctl_usage_error(NULL, "--insecure-pin wants the SHA-256 "
+                                        "of the server's public key: 64 hex "
+                                        "digits or 44 base64 characters");
+    if (ctl->conn.insecure && ctl->conn.pin == NULL)
+        fprintf(stderr, "gatehousectl: warning: --insecure: the server's "
+                        "certificate is NOT checked; anyone on the path can "
+                        "read your token\n");
+    if (ctl->token_file != NULL) {
+        if ((r = gh_ctl_token_from_file(ctl->token_file, &ctl->conn.token)))
+            return r;
+    } else if ((env = getenv("GATEHOUSE_TOKEN")) != NULL) {
+        ctl->conn.token = gh_strdup(env);
+        /* The environment string is ours to wipe; children never see it. */
+        gh_wipe((char *)env, strlen(env));
+        unsetenv("GATEHOUSE_TOKEN");
+    } else {
+        return gh_ctl_usage_error(NULL, "no token: use --token-file FILE or "
+                                        "set GATEHOUSE_TOKEN");
+    }
+    if (gh_ctl_token_check(ctl->conn.token) != 0) {
+        gh_ctl_err("the access token is empty or holds spaces or control "
+                   "characters");
+        return GH_CTL_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* ---- one API call ---- */
+
+/* Print the server's error as one line. */
+static void
+gh_ctl_print_refusal(const struct gh_ctl_resp *resp)
+{
+    const char *msg = json_string_value(json_object_get(resp->json, "message"));
+    const char *code = json_string_value(json_object_get(resp->json, "error"));
+    char *m, *c;
+
+    if (msg == NULL && code == NULL) {
+        gh_ctl_err("the server answered HTTP %ld", resp->status);
+        return;
+    }
+    m = gh_ctl_cell(json_object_get(resp->json, "message"), GH_CTL_TEXT);
+    c = gh_ctl_cell(json_object_get(resp->json, "error"), GH_CTL_TEXT);
+    gh_ctl_err("%s (%s)", msg ? m : "refused", code ? c : "error");
+    free(m);
+    free(c);
+}
+
+/* True when the gateway does not know the path at all (as opposed to a
+ * 404 about an object, like unknown_target). */
+static int
+gh_ctl_unknown_path(const struct gh_ctl_resp *resp)
+{
+    const char *e = json_string_value(json_object_get(resp->json, "error"));
+
+    return resp->status == 404 &&
+           (resp->json == NULL || (e != NULL && strcmp(e, "not_found") == 0));
+}
+
+/*
+ * Call the API. On success *out is the answer's JSON (caller decrefs) and
+ * 0 is returned; otherwise the error is printed and 1 returned. *status
+ * (may be NULL) gets the HTTP status (0 for none). When the path itself
+ * is unknown (404 not_found, or a 404 that is not JSON) and msg404 is not
+ * NULL, msg404 is printed instead of the server's words: an older gateway.
+ */
+static int
+gh_ctl_api(struct gh_ctl *ctl, const char *method, const char *path,
+           json_t *body, json_t **out, long *status, const char *msg404)
+{
+    struct gh_ctl_resp resp;
+    int r;
+
+    *out = NULL;
+    if (status != NULL)
+        *status = 0;
+    r = gh_ctl_http_call(&ctl->conn, method, path, body, &resp);
+    if (r != 0) {
+        gh_ctl_err("%s", resp.err);
+        r = GH_CTL_EXIT_FAIL;
+        goto out;
+    }
+    if (status != NULL)
+        *status = resp.status;
+    if (msg404 != NULL && gh_ctl_unknown_path(&resp)) {
+        gh_ctl_err("%s", msg404);
+        r = GH_CTL_EXIT_FAIL;
+        goto out;
+    }
+    if (resp.status < 200 || resp.status > 299) {
+        gh_ctl_print_refusal(&resp);
+        r = GH_CTL_EXIT_FAIL;
+        goto out;
+    }
+    if (resp.json == NULL) {
+        gh_ctl_err("the server's answer is not JSON (HTTP %ld)", resp.status);
+        r = GH_CTL_EXIT_FAIL;
+        goto out;
+    }
+    *out = json_incref(resp.json);
+    r = 0;
+out:
+    gh_ctl_resp_cleanup(&resp);
+    return r;
+}
+
+/* --json output: the server's document, pretty. */
+static void
+gh_ctl_print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+
+    if (s == NULL)
+        abort();
+    puts(s);
+    free(s);
+}
+
+/* After a table: say how to get the next page. */
+static void
+gh_ctl_next_page(json_t *j)
+{
+    json_int_t next = json_integer_value(json_object_get(j, "next_after"));
+
+    if (next > 0)
+        fprintf(stderr, "(more: add --after %lld)\n", (long long)next);
+}
+
+/* ---- argument helpers ---- */
+
+/* An object id: 1..18 digits. */
+static int
+gh_ctl_id_ok(const char *s)
+{
+    size_t n = strspn(s, "0123456789");
+
+    return n > 0 && n <= 18 && s[n] == '\0' && strtoll(s, NULL, 10) > 0;
+}
+
+/* A positive count for --limit. */
+static int
+gh_ctl_count_ok(const char *s)
+{
+    size_t n = strspn(s, "0123456789");
+
+    return n > 0 && n <= 9 && s[n] == '\0';
+}
+
+enum {
+    GH_OPT_HELP = 'h',
+    GH_OPT_JSON = 1000,
+    GH_OPT_STATE,
+    GH_OPT_USER,
+    GH_OPT_TARGET,
+    GH_OPT_LIMIT,
+    GH_OPT_AFTER,
+    GH_OPT_DURATION,
+    GH_OPT_REASON,
+    GH_OPT_LIVE,
+    GH_OPT_SINCE,
+    GH_OPT_ACTION,
+    GH_OPT_PORT
+};
+
+/* Values a verb may take; NULL when not given. */
+struct gh_ctl_args {
+    const char *state, *user, *target, *limit, *after, *duration, *reason;
+    const char *since, *action, *port;
+    int live;
+    int npos;
+    char *pos[4];
+};
+
+/*
+ * Parse a verb's options (only those in allowed, plus --help and --json)
+ * and up to want positional arguments (exactly want). Returns -1 after
+ * printing help (exit 0), 0 on success, or GH_CTL_EXIT_USAGE.
+ */
+static int
+gh_ctl_parse(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
+             char **argv, const struct option *allowed, int want,
+             struct gh_ctl_args *a)
+{
+    struct option opts[16];
+    size_t n = 0, i;
+    int c;
+
+    memset(a, 0, sizeof(*a));
+    opts[n++] = (struct option){"help", no_argument, NULL, GH_OPT_HELP};
+    opts[n++] = (struct option){"json", no_argument, NULL, GH_OPT_JSON};
+    for (i = 0; allowed != NULL && allowed[i].name != NULL && n < 15; i++)
+        opts[n++] = allowed[i];
+    opts[n] = (struct option){NULL, 0, NULL, 0};
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case GH_OPT_HELP:
+            gh_ctl_verb_help(v);
+            return -1;
+        case GH_OPT_JSON:
+            ctl->json = 1;
+            break;
+        case GH_OPT_STATE:
+            a->state = optarg;
+            break;
+        case GH_OPT_USER:
+            a->user = optarg;
+            break;
+        case GH_OPT_TARGET:
+            a->target = optarg;
+            break;
+        case GH_OPT_LIMIT:
+            a->limit = optarg;
+            if (!gh_ctl_count_ok(optarg))
+                return gh_ctl_usage_error(v, "--limit wants a number");
+            break;
+        case GH_OPT_AFTER:
+            a->after = optarg;
+            if (!gh_ctl_id_ok(optarg))
+                return gh_ctl_usage_error(v, "--after wants an id");
+            break;
+        case GH_OPT_DURATION:
+            a->duration = optarg;
+            break;
+        case GH_OPT_REASON:
+            a->reason = optarg;
+            break;
+        case GH_OPT_LIVE:
+            a->live = 1;
+            break;
+        case GH_OPT_SINCE:
+            a->since = optarg;
+            break;
+        case GH_OPT_ACTION:
+            a->action = optarg;
+            break;
+        case GH_OPT_PORT:
+            a->port = optarg;
+            break;
+        case ':':
+            return gh_ctl_usage_error(v, "an option is missing its value");
+        default:
+            return gh_ctl_usage_error(v, "unknown option");
+        }
+    }
+    for (; optind < argc; optind++) {
+        if (a->npos >= 4)
+            return gh_ctl_usage_error(v, "too many arguments");
+        a->pos[a->npos++] = argv[optind];
+    }
+    if (a->npos < want)
+        return gh_ctl_usage_error(v, "missing argument");
+    if (a->npos > want)
+        return gh_ctl_usage_error(v, "too many arguments");
+    return 0;
+}
+
+/* Parse a verb's arguments (GNU getopt: options may follow positionals;
+ * "--" ends options, so an argument may start with '-'). */
+static int
+gh_ctl_begin(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
+             char **argv, const struct option *allowed, int want,
+             struct gh_ctl_args *a)
+{
+    return gh_ctl_parse(ctl, v, argc, argv, allowed, want, a);
+}
+
+/* ---- output columns ---- */
+
+static const struct gh_ctl_col gh_ctl_request_cols[] = {
+    {"ID", "id", GH_CTL_TEXT},
+    {"STATE", "state", GH_CTL_TEXT},
+    {"REQUESTER", "requester", GH_CTL_TEXT},
+    {"TARGET", "target", GH_CTL_TEXT},
+    {"PORTS", "ports", GH_CTL_TEXT},
+    {"DURATION", "duration", GH_CTL_DUR},
+    {"CREATED", "created", GH_CTL_TIME},
+    {"DECIDED_BY", "decided_by", GH_CTL_TEXT},
+    {"REASON", "reason", GH_CTL_TEXT},
+};
+
+static const struct gh_ctl_col gh_ctl_request_kv[] = {
+    {"id:", "id", GH_CTL_TEXT},
+    {"state:", "state", GH_CTL_TEXT},
+    {"requester:", "requester", GH_CTL_TEXT},
+    {"target:", "target", GH_CTL_TEXT},
+    {"ports:", "ports", GH_CTL_TEXT},
+    {"duration:", "duration", GH_CTL_DUR},
+    {"reason:", "reason", GH_CTL_TEXT},
+    {"source_cidr:", "source_cidr", GH_CTL_TEXT},
+    {"created:", "created", GH_CTL_TIME},
+    {"decided_by:", "decided_by", GH_CTL_TEXT},
+    {"decision_reason:", "decision_reason", GH_CTL_TEXT},
+    {"grant_id:", "grant_id", GH_CTL_TEXT},
+};
+
+static const struct gh_ctl_col gh_ctl_grant_cols[] = {
+    {"ID", "id", GH_CTL_TEXT},
+    {"USER", "user", GH_CTL_TEXT},
+    {"TARGET", "target", GH_CTL_TEXT},
+    {"PORTS", "ports", GH_CTL_TEXT},
+    {"STARTS", "starts", GH_CTL_TIME},
+    {"EXPIRES", "expires", GH_CTL_TIME},
+    {"HOW", "how", GH_CTL_TEXT},
+    {"BY", "created_by", GH_CTL_TEXT},
+    {"REVOKED", "revoked", GH_CTL_OPTTIME},
+    {"REQUEST", "request_id", GH_CTL_TEXT},
+};
+
+static const struct gh_ctl_col gh_ctl_audit_cols[] = {
+    {"ID", "id", GH_CTL_TEXT},         {"TIME", "ts", GH_CTL_TIME_MS},
+    {"ACTOR", "actor", GH_CTL_TEXT},   {"ACTION", "action", GH_CTL_TEXT},
+    {"OBJECT", "object", GH_CTL_TEXT}, {"OUTCOME", "outcome", GH_CTL_TEXT},
+    {"SOURCE", "source", GH_CTL_TEXT}, {"DETAIL", "detail", GH_CTL_TEXT},
+};
+
+static const struct gh_ctl_col gh_ctl_target_cols[] = {
+    {"NAME", "name", GH_CTL_TEXT},
+    {"PORTS", "ports", GH_CTL_TEXT},
+    {"MAX_DURATION", "max_duration", GH_CTL_DUR},
+    {"REASON", "reason_required", GH_CTL_BOOL},
+    {"RECORDED", "recording_required", GH_CTL_BOOL},
+    {"REQUEST", "can_request", GH_CTL_BOOL},
+    {"APPROVE", "can_approve", GH_CTL_BOOL},
+};
+
+static const struct gh_ctl_col gh_ctl_decide_kv[] = {
+    {"decision:", "decision", GH_CTL_TEXT},
+    {"grant_id:", "grant_id", GH_CTL_TEXT},
+    {"expires:", "expires", GH_CTL_OPTTIME},
+};
+
+static const struct gh_ctl_col gh_ctl_me_kv[] = {
+    {"user_id:", "user_id", GH_CTL_TEXT}, {"name:", "name", GH_CTL_TEXT},
+    {"email:", "email", GH_CTL_TEXT},     {"groups:", "groups", GH_CTL_TEXT},
+    {"roles:", "roles", GH_CTL_TEXT},     {"auth:", "auth", GH_CTL_TEXT},
+    {"expires:", "expires", GH_CTL_TIME},
+};
+
+static const struct gh_ctl_col gh_ctl_grant_kv[] = {
+    {"id:", "id", GH_CTL_TEXT},           {"user:", "user", GH_CTL_TEXT},
+    {"target:", "target", GH_CTL_TEXT},   {"ports:", "ports", GH_CTL_TEXT},
+    {"expires:", "expires", GH_CTL_TIME}, {"how:", "how", GH_CTL_TEXT},
+};
+
+#define GH_NCOLS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Print a list answer {"items":[...],"next_after"} or its JSON. */
+static void
+gh_ctl_print_list(struct gh_ctl *ctl, json_t *j, const struct gh_ctl_col *c,
+                  size_t n)
+{
+    if (ctl->json) {
+        gh_ctl_print_json(j);
+        return;
+    }
+    gh_ctl_table_print(stdout, c, n, json_object_get(j, "items"));
+    gh_ctl_next_page(j);
+}
+
+static void
+gh_ctl_print_obj(struct gh_ctl *ctl, json_t *j, const struct gh_ctl_col *c,
+                 size_t n)
+{
+    if (ctl->json)
+        gh_ctl_print_json(j);
+    else
+        gh_ctl_kv_print(stdout, c, n, j);
+}
+
+/* GET path, print as list or object. */
+static int
+gh_ctl_get(struct gh_ctl *ctl, const char *path, const struct gh_ctl_col *c,
+           size_t n, int list)
+{
+    json_t *j = NULL;
+    int r = gh_ctl_api(ctl, "GET", path, NULL, &j, NULL, NULL);
+
+    if (r == 0) {
+        if (list)
+            gh_ctl_print_list(ctl, j, c, n);
+        else
+            gh_ctl_print_obj(ctl, j, c, n);
+    }
+    json_decref(j);
+    return r;
+}
+
+/* ---- verbs ---- */
+
+static int
+gh_ctl_requests_list(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
+                     char **argv)
+{
+    static const struct option o[] = {
+        {"state", required_argument, NULL, GH_OPT_STATE},
+        {"user", required_argument, NULL, GH_OPT_USER},
+        {"target", required_argument, NULL, GH_OPT_TARGET},
+        {"limit", required_argument, NULL, GH_OPT_LIMIT},
+        {"after", required_argument, NULL, GH_OPT_AFTER},
+        {NULL, 0, NULL, 0}};
+    struct gh_ctl_args a;
+    char *path;
+    int r;
+
+    if ((r = gh_ctl_begin(ctl, v, argc, argv, o, 0, &a)) != 0)
+        return r < 0 ? 0 : r;
+    if ((r = gh_ctl_ready(ctl)) != 0)
+        return r;
+    path = gh_strdup("/api/v1/requests");
+    gh_ctl_url_add_query(&path, "state", a.state);
+    gh_ctl_url_add_query(&path, "user", a.user);
+    gh_ctl_url_add_query(&path, "target", a.target);
+    gh_ctl_url_add_query(&path, "limit", a.limit);
+    gh_ctl_url_add_query(&path, "after", a.after);
+    r = gh_ctl_get(ctl, path, gh_ctl_request_cols,
+                   GH_NCOLS(gh_ctl_request_cols), 1);
+    free(path);
+    return r;
+}
+
+static int
+gh_ctl_requests_show(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
+                     char **argv)
+{
+    struct gh_ctl_args a;
+    char *path;
+    int r;
+
+    if ((r = gh_ctl_begin(ctl, v, argc, argv, NULL, 1, &a)) != 0)
+        return r < 0 ? 0 : r;
+    if (!gh_ctl_id_ok(a.pos[0]))
+        return gh_ctl_usage_error(v, "ID must be a request number");
+    if ((r = gh_ctl_ready(ctl)) != 0)
+        return r;
+    path = gh_asprintf("/api/v1/requests/%s", a.pos[0]);
+    r = gh_ctl_get(ctl, path, gh_ctl_request_kv, GH_NCOLS(gh_ctl_request_kv),
+                   0);
+    free(path);
+    return r;
+}
+
+/* POST path with body (taken); print the answer with cols. */
+static int
+gh_ctl_post(struct gh_ctl *ctl, const char *path, json_t *body,
+            const struct gh_ctl_col *c, size_t n)
+{
+    json_t *j = NULL;
+    int r = gh_ctl_api(ctl, "POST", path, body, &j, NULL, NULL);
+
+    if (r == 0)
+        gh_ctl_print_obj(ctl, j, c, n);
+    json_decref(j);
+    json_decref(body);
+    return r;
+}
+
+/* approve, deny, cancel: the same shape with different options. */
+static int
+gh_ctl_requests_decide(struct gh_ctl *ctl, const struct gh_ctl_verb *v,
+                       int argc, char **argv)
+{
+    static const struct option o[] = {
+        {"duration", required_argument, NULL, GH_OPT_DURATION},
+        {"reason", required_argument, NULL, GH_OPT_REASON},
+        {NULL, 0, NULL, 0}};
+    static const struct option none[] = {{NULL, 0, NULL, 0}};
+    int approve = strcmp(v->name, "approve") == 0;
+    int deny = strcmp(v->name, "deny") == 0;
+    struct gh_ctl_args a;
+    long long secs = 0;
+    json_t *body;
+    char *path;
+    int r;
+
+    r = gh_ctl_begin(ctl, v, argc, argv,
+                     approve ? o
+                     : deny  ? o + 1
+                             : none,
+                     1, &a);
+    if (r != 0)
+        return r < 0 ? 0 : r;
+    if (!gh_ctl_id_ok(a.pos[0]))
+        return gh_ctl_usage_error(v, "ID must be a request number");
+    if (a.duration != NULL && gh_ctl_parse_duration(a.duration, &secs) != 0)
+        return gh_ctl_usage_error(v, "bad --duration: use e.g. 30m, 1h30m "
+                                     "or 3600 (seconds)");
+    if (deny && (a.reason == NULL || *a.reason == '\0'))
+        return gh_ctl_usage_error(v, "deny needs --reason TEXT");
+    if ((r = gh_ctl_ready(ctl)) != 0)
+        return r;
+    body = json_object();
+    if (secs > 0)
+        json_object_set_new(body, "duration", json_integer(secs));
+    if (a.reason != NULL)
+        json_object_set_new(body, "reason", json_string(a.reason));
+    path = gh_asprintf("/api/v1/requests/%s/%s", a.pos[0], v->name);
+    r = gh_ctl_post(ctl, path, body, gh_ctl_request_kv,
+                    GH_NCOLS(gh_ctl_request_kv));
+    free(path);
+    return r;
+}
+
+static int
+gh_ctl_grants_list(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
+                   char **argv)
+{
+    static const struct option o[] = {
+        {"user", required_argument, NULL, GH_OPT_USER},
+        {"target", required_argument, NULL, GH_OPT_TARGET},
+        {"live", no_argument, NULL, GH_OPT_LIVE},
+        {"limit", required_argument, NULL, GH_OPT_LIMIT},
+        {"after", required_argument, NULL, GH_OPT_AFTER},
+        {NULL, 0, NULL, 0}};
+    struct gh_ctl_args a;
+    char *path;
+    int r;
+
+    if ((r = gh_ctl_begin(ctl, v, argc, argv, o, 0, &a)) != 0)
+        return r < 0 ? 0 : r;
+    if ((r = gh_ctl_ready(ctl)) != 0)
+        return r;
+    path = gh_strdup("/api/v1/grants");
+    gh_ctl_url_add_query(&path, "user", a.user);
+    gh_ctl_url_add_query(&path, "target", a.target);
+    gh_ctl_url_add_query(&path, "live", a.live ? "1" : NULL);
+    gh_ctl_url_add_query(&path, "limit", a.limit);
+    gh_ctl_url_add_query(&path, "after", a.after);
+    r = gh_ctl_get(ctl, path, gh_ctl_grant_cols, GH_NCOLS(gh_ctl_grant_cols),
+                   1);
+    free(path);
+    return r;
+}
+
+static int
+gh_ctl_grants_revoke(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
+                     char **argv)
+{
+    static const struct option o[] = {
+        {"reason", required_argument, NULL, GH_OPT_REASON}, {NULL, 0, NULL, 0}};
+    struct gh_ctl_args a;
+    json_t *j = NULL, *body;
+    char *path;
+    int r;
+
+    if ((r = gh_ctl_begin(ctl, v, argc, argv, o, 1, &a)) != 0)
+        return r < 0 ? 0 : r;
+    if (!gh_ctl_id_ok(a.pos[0]))
+        return gh_ctl_usage_error(v, "ID must be a grant number");
+    if (a.reason == NULL || *a.reason == '\0')
+        return gh_ctl_usage_error(v, "revoke needs --reason TEXT");
+    if ((r = gh_ctl_ready(ctl)) != 0)
+        return r;
+    path = gh_asprintf("/api/v1/grants/%s/revoke", a.pos[0]);
+    body = json_pack("{s:s}", "reason", a.reason);
+    r = gh_ctl_api(ctl, "POST", path, body, &j, NULL, NULL);
+    if (r == 0 && ctl->json)
+        gh_ctl_print_json(j);
+    else if (r == 0)
+        printf("grant %s revoked\n", a.pos[0]);
+    json_decref(body);
+    json_decref(j);
+    free(path);
+    return r;
+}
+
+static int
+gh_ctl_grants_create(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
+                     char **argv)
+{
+    static const struct option o[] = {
+        {"port", required_argument, NULL, GH_OPT_PORT},
+        {"duration", required_argument, NULL, GH_OPT_DURATION},
+        {"reason", required_argument, NULL, GH_OPT_REASON},
+        {NULL, 0, NULL, 0}};
+    struct gh_ctl_args a;
+    long long secs;
+    json_t *body, *j = NULL;
+    int r;
+
+    if ((r = gh_ctl_begin(ctl, v, argc, argv, o, 2, &a)) != 0)
+        return r < 0 ? 0 : r;
+    if (a.port == NULL || *a.port == '\0' ||
+        strspn(a.port, "0123456789,") != strlen(a.port))
+        return gh_ctl_usage_error(v, "grants create needs --port like 22 "
+                                     "or 22,3389");
+    if (a.duration == NULL || gh_ctl_parse_duration(a.duration, &secs) != 0)
+        return gh_ctl_usage_error(v, "grants create needs --duration like "
+                                     "30m, 1h or 3600");
+    if ((r = gh_ctl_ready(ctl)) != 0)
+        return r;
+    body = json_pack("{s:s, s:s, s:s, s:I, s:s}", "user", a.pos[0], "target",
+                     a.pos[1], "ports", a.port, "duration", (json_int_t)secs,
+                     "reason", a.reason ? a.reason : "");
+    r = gh_ctl_api(ctl, "POST", "/api/v1/grants", body, &j, NULL,
+                   "this gateway does not support direct grants yet");
+    if (r == 0)
+        gh_ctl_print_obj(ctl, j, gh_ctl_grant_kv, GH_NCOLS(gh_ctl_grant_kv));
+    json_decref(body);
+    json_decref(j);
+    return r;
+}
+
+static int
+gh_ctl_audit_list(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
+                  char **argv)
+{
+    static const struct option o[] = {
+        {"since", required_argument, NULL, GH_OPT_SINCE},
+        {"user", required_argument, NULL, GH_OPT_USER},
+        {"action", required_argument, NULL, GH_OPT_ACTION},
+        {"limit", required_argument, NULL, GH_OPT_LIMIT},
+        {"after", required_argument, NULL, GH_OPT_AFTER},
+        {NULL, 0, NULL, 0}};
+    struct gh_ctl_args a;
+    long long since = 0;
+    char *path, buf[24];
+    int r;
+
+    if ((r = gh_ctl_begin(ctl, v, argc, argv, o, 0, &a)) != 0)
+        return r < 0 ? 0 : r;
+    if (a.since != NULL &&
+        gh_ctl_parse_since(a.since, (long long)time(NULL), &since) != 0)
+        return gh_ctl_usage_error(v, "bad --since: use e.g. 1h, "
+                                     "2026-11-25T08:00 or a unix time");
+    if ((r = gh_ctl_ready(ctl)) != 0)
+        return r;
+    path = gh_strdup("/api/v1/audit");
+    snprintf(buf, sizeof(buf), "%lld", since);
+    gh_ctl_url_add_query(&path, "since", a.since ? buf : NULL);
+    gh_ctl_url_add_query(&path, "user", a.user);
+    gh_ctl_url_add_query(&path, "action", a.action);
+    gh_ctl_url_add_query(&path, "limit", a.limit);
+    gh_ctl_url_add_query(&path, "after", a.after);
+    r = gh_ctl_get(ctl, path, gh_ctl_audit_cols, GH_NCOLS(gh_ctl_audit_cols),
+                   1);
+    free(path);
+    return r;
+}
+
+static int
+gh_ctl_targets(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
+               char **argv)
+{
+    struct gh_ctl_args a;
+    json_t *j = NULL;
+    int r;
+
+    if ((r = gh_ctl_begin(ctl, v, argc, argv, NULL, 0, &a)) != 0)
+        return r < 0 ? 0 : r;
+    if ((r = gh_ctl_ready(ctl)) != 0)
+        return r;
+    r = gh_ctl_api(ctl, "GET", "/api/v1/targets", NULL, &j, NULL, NULL);
+    if (r == 0 && ctl->json)
+        gh_ctl_print_json(j);
+    else if (r == 0)
+        gh_ctl_table_print(stdout, gh_ctl_target_cols,
+                           GH_NCOLS(gh_ctl_target_cols),
+                           json_object_get(j, "targets"));
+    json_decref(j);
+    return r;
+}
+
+static int
+gh_ctl_decide(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
+              char **argv)
+{
+    struct gh_ctl_args a;
+    char *path;
+    int r;
+
+    if ((r = gh_ctl_begin(ctl, v, argc, argv, NULL, 2, &a)) != 0)
+        return r < 0 ? 0 : r;
+    if (!gh_ctl_count_ok(a.pos[1]) || strtol(a.pos[1], NULL, 10) < 1 ||
+        strtol(a.pos[1], NULL, 10) > 65535)
+        return gh_ctl_usage_error(v, "PORT must be 1..65535");
+    if ((r = gh_ctl_ready(ctl)) != 0)
+        return r;
+    path = gh_strdup("/api/v1/decide");
+    gh_ctl_url_add_query(&path, "target", a.pos[0]);
+    gh_ctl_url_add_query(&path, "port", a.pos[1]);
+    r = gh_ctl_get(ctl, path, gh_ctl_decide_kv, GH_NCOLS(gh_ctl_decide_kv), 0);
+    free(path);
+    return r;
+}
+
+static int
+gh_ctl_whoami(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
+              char **argv)
+{
+    struct gh_ctl_args a;
+    int r;
+
+    if ((r = gh_ctl_begin(ctl, v, argc, argv, NULL, 0, &a)) != 0)
+        return r < 0 ? 0 : r;
+    if ((r = gh_ctl_ready(ctl)) != 0)
+        return r;
+    return gh_ctl_get(ctl, "/api/v1/me", gh_ctl_me_kv, GH_NCOLS(gh_ctl_me_kv),
+                      0);
+}
+
+static const struct gh_ctl_verb gh_ctl_verbs[] = {
+    {"requests", "list",
+     "requests list [--state S] [--user U] [--target T] [--limit N] "
+     "[--after ID]",
+     "List access requests you may see (yours; approvers: their targets;\n"
+     "auditors and admins: all). --state is pending, approved, denied,\n"
+     "cancelled or expired. --limit is at most 200; --after pages.\n",
+     gh_ctl_requests_list},
+    {"requests", "show", "requests show ID", "Show one access request.\n",
+     gh_ctl_requests_show},
+    {"requests", "approve",
+     "requests approve ID [--duration 1h|30m|3600] [--reason TEXT]",
+     "Approve a pending request (not your own). --duration may only\n"
+     "shorten what was asked.\n",
+     gh_ctl_requests_decide},
+    {"requests", "deny", "requests deny ID --reason TEXT",
+     "Deny a pending request; the reason is required.\n",
+     gh_ctl_requests_decide},
+    {"requests", "cancel", "requests cancel ID",
+     "Cancel your own pending request.\n", gh_ctl_requests_decide},
+    {"grants", "list",
+     "grants list [--user U] [--target T] [--live] [--limit N] [--after ID]",
+     "List grants you may see; --live only those in force now.\n",
+     gh_ctl_grants_list},
+    {"grants", "revoke", "grants revoke ID --reason TEXT",
+     "End a live grant now; the reason is required.\n", gh_ctl_grants_revoke},
+    {"grants", "create",
+     "grants create USER TARGET --port 22[,3389] --duration 1h "
+     "[--reason TEXT]",
+     "Admins: grant access directly, without a request.\n",
+     gh_ctl_grants_create},
+    {"audit", "list",
+     "audit list [--since 1h|ISO-8601|unix] [--user U] [--action A] "
+     "[--limit N] [--after ID]",
+     "Auditors and admins: read the audit log (oldest first). --since\n"
+     "takes a duration before now (1h), a date/time or a unix time.\n",
+     gh_ctl_audit_list},
+    {"targets", NULL, "targets",
+     "List the targets you may request or approve.\n", gh_ctl_targets},
+    {"decide", NULL, "decide TARGET PORT",
+     "Ask the gateway's decision function whether you, from this address,\n"
+     "may reach TARGET:PORT now (allow, no_grant, ...).\n",
+     gh_ctl_decide},
+    {"whoami", NULL, "whoami", "Show who the gateway thinks you are.\n",
+     gh_ctl_whoami},
+};
+
+static void
+gh_ctl_help(FILE *f)
+{
+    size_t i;
+
+    fprintf(f,
+            "usage: gatehousectl [--server URL] [--token-file FILE]\n"
+            "                    [--ca-file FILE | --insecure-pin SHA256 | "
+            "-k] [--json] VERB ...\n\n"
+            "Administer a Gatehouse gateway with your own access token.\n\n"
+            "Global options:\n"
+            "  --server URL         gateway base URL (env GATEHOUSE_SERVER);\n"
+            "                       https only (http only to loopback)\n"
+            "  --token-file FILE    file whose first line is your access "
+            "token;\n"
+            "                       must not be readable by group/others\n"
+            "                       (else env GATEHOUSE_TOKEN)\n"
+            "  --ca-file FILE       trust this CA (or self-signed cert) "
+            "instead of\n"
+            "                       the system store\n"
+            "  --insecure-pin HASH  trust only the server key with this "
+            "SHA-256\n"
+            "                       (hex, or base64 as gatehoused logs it)\n"
+            "  -k, --insecure       do not verify TLS at all (warns)\n"
+            "  --json               print the server's JSON, pretty\n"
+            "  -h, --help           this help; VERB --help for a verb\n"
+            "  --version            print the version\n\n"
+            "Verbs:\n");
+    for (i = 0; i < GH_NCOLS(gh_ctl_verbs); i++)
+        fprintf(f, "  %s\n", gh_ctl_verbs[i].usage);
+    fprintf(f, "\n%s", gh_ctl_exit_help);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option o[] = {
+        {"server", required_argument, NULL, 's'},
+        {"token-file", required_argument, NULL, 't'},
+        {"ca-file", required_argument, NULL, 'c'},
+        {"insecure-pin", required_argument, NULL, 'p'},
+        {"insecure", no_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}};
+    struct gh_ctl ctl;
+    const struct gh_ctl_verb *v = NULL;
+    const char *sub;
+    size_t i;
+    int c, r = GH_CTL_EXIT_USAGE, vi;
+
+    memset(&ctl, 0, sizeof(ctl));
+    ctl.server_arg = getenv("GATEHOUSE_SERVER");
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+hk", o, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            ctl.server_arg = optarg;
+            break;
+        case 't':
+            ctl.token_file = optarg;
+            break;
+        case 'c':
+            ctl.conn.ca_file = optarg;
+            break;
+        case 'p':
+            ctl.pin_arg = optarg;
+            break;
+        case 'k':
+            ctl.conn.insecure = 1;
+            break;
+        case 'j':
+            ctl.json = 1;
+            break;
+        case 'h':
+            gh_ctl_help(stdout);
+            return GH_CTL_EXIT_OK;
+        case 'V':
+            printf("gatehousectl %s\n", GH_VERSION);
+            return GH_CTL_EXIT_OK;
+        default:
+            return gh_ctl_usage_error(NULL, optopt ? "bad or incomplete option"
+                                                   : "unknown option");
+        }
+    }
+    if ((ctl.conn.ca_file != NULL) + (ctl.pin_arg != NULL) + ctl.conn.insecure >
+        1)
+        return gh_ctl_usage_error(NULL, "use only one of --ca-file, "
+                                        "--insecure-pin and --insecure");
+    if (optind >= argc)
+        return gh_ctl_usage_error(NULL, "missing VERB");
+    vi = optind;
+    sub = vi + 1 < argc ? argv[vi + 1] : NULL;
+    for (i = 0; i < GH_NCOLS(gh_ctl_verbs); i++) {
+        if (strcmp(gh_ctl_verbs[i].group, argv[vi]) != 0)
+            continue;
+        if (gh_ctl_verbs[i].name == NULL ||
+            (sub != NULL && strcmp(gh_ctl_verbs[i].name, sub) == 0)) {
+            v = &gh_ctl_verbs[i];
+            break;
+        }
+    }
+    if (v == NULL) {
+        for (i = 0; i < GH_NCOLS(gh_ctl_verbs); i++)
+            if (strcmp(gh_ctl_verbs[i].group, argv[vi]) == 0)
+                break;
+        if (i < GH_NCOLS(gh_ctl_verbs) && sub != NULL &&
+            (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)) {
+            for (i = 0; i < GH_NCOLS(gh_ctl_verbs); i++)
+                if (strcmp(gh_ctl_verbs[i].group, argv[vi]) == 0)
+                    printf("usage: gatehousectl %s\n", gh_ctl_verbs[i].usage);
+            return GH_CTL_EXIT_OK;
+        }
+        return gh_ctl_usage_error(NULL, i < GH_NCOLS(gh_ctl_verbs)
+                                            ? "unknown or missing sub-verb"
+                                            : "unknown verb");
+    }
+    if (gh_ctl_http_init() != 0) {
+        gh_ctl_err("cannot initialise libcurl");
+        return GH_CTL_EXIT_FAIL;
+    }
+    /* The verb's own argv starts at its last word. */
+    vi += v->name != NULL ? 1 : 0;
+    r = v->run(&ctl, v, argc - vi, argv + vi);
+    gh_ctl_conn_cleanup(&ctl.conn);
+    gh_ctl_http_done();
+    fflush(stdout);
+    if (ferror(stdout) && r == 0)
+        r = GH_CTL_EXIT_FAIL;
+    return r;
+}
