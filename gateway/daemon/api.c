@@ -130,87 +130,116 @@ gh_api_audit(struct lws *wsi, const struct gh_auth *a, const char *action,
                             "id", (json_int_t)id, "reason", why ? why : ""));
 }
 
+/* What a request or a direct grant asks for, parsed from its body. */
+struct gh_api_ask {
+    json_t *body;              /* owned */
+    const struct gh_target *t; /* the target, visible to the caller */
+    char *ports;               /* canonical (owned) */
+    const char *reason, *cidr; /* borrowed from body, may be NULL */
+    json_int_t duration;
+};
+
+static void
+gh_api_ask_free(struct gh_api_ask *k)
+{
+    json_decref(k->body);
+    free(k->ports);
+}
+
+/*
+ * Parse {target, ports, duration, reason?, source_cidr?} (plus whatever
+ * else the caller reads from k->body). Returns 1 when usable; otherwise 0
+ * with *r the error response. Targets the caller may not see do not exist.
+ */
+static int
+gh_api_ask_parse(struct lws *wsi, struct gh_http_pss *pss,
+                 const struct gh_identity *who, struct gh_api_ask *k, int *r)
+{
+    const char *tname, *ports_in;
+
+    memset(k, 0, sizeof(*k));
+    k->body = gh_api_body(pss);
+    tname = json_string_value(json_object_get(k->body, "target"));
+    ports_in = json_string_value(json_object_get(k->body, "ports"));
+    k->reason = json_string_value(json_object_get(k->body, "reason"));
+    k->cidr = json_string_value(json_object_get(k->body, "source_cidr"));
+    k->duration = json_integer_value(json_object_get(k->body, "duration"));
+    k->t = gh_api_target(wsi, tname);
+    if (k->body == NULL || tname == NULL || ports_in == NULL ||
+        !json_is_integer(json_object_get(k->body, "duration")))
+        *r = gh_http_error(wsi, pss, 400, "bad_request",
+                           "expected {target, ports, duration, reason}");
+    else if (k->t == NULL || !gh_api_sees(k->t, who))
+        *r = gh_http_error(wsi, pss, 404, "unknown_target", "no such target");
+    else if (gh_ports_canonical(ports_in, &k->ports) != 0)
+        *r = gh_http_error(wsi, pss, 400, "bad_ports",
+                           "ports must be like \"22\" or \"22,3389\"");
+    else if (k->cidr != NULL && *k->cidr != '\0' &&
+             gh_policy_cidr_match(k->cidr, "::1") < 0)
+        *r = gh_http_error(wsi, pss, 400, "bad_source_cidr",
+                           "source_cidr must be an address or CIDR");
+    else
+        return 1;
+    return 0;
+}
+
 static int
 gh_api_request_create(struct lws *wsi, struct gh_http_pss *pss)
 {
     struct gh_gateway *gw = gh_api_gw(wsi);
     struct gh_access_request req, *stored = NULL;
-    const struct gh_target *t;
-    const char *tname, *reason, *cidr, *ports_in;
-    char *ports = NULL;
-    json_int_t duration;
+    struct gh_api_ask k;
     enum gh_rule rule;
     struct gh_auth a;
     int64_t id = 0, gid = 0, now = gh_api_now_ms();
-    json_t *body;
     int r;
 
     if (!gh_auth_identify(wsi, pss, gh_api_request_create, &a, &r))
         return r;
+    memset(&k, 0, sizeof(k));
     if (!gh_auth_csrf_ok(wsi, &a)) {
         r = gh_http_error(wsi, pss, 403, "csrf", "cross-site request refused");
         goto out;
     }
-    body = gh_api_body(pss);
-    tname = json_string_value(json_object_get(body, "target"));
-    ports_in = json_string_value(json_object_get(body, "ports"));
-    reason = json_string_value(json_object_get(body, "reason"));
-    cidr = json_string_value(json_object_get(body, "source_cidr"));
-    duration = json_integer_value(json_object_get(body, "duration"));
-    t = gh_api_target(wsi, tname);
-    if (body == NULL || tname == NULL || ports_in == NULL ||
-        !json_is_integer(json_object_get(body, "duration"))) {
-        r = gh_http_error(wsi, pss, 400, "bad_request",
-                          "expected {target, ports, duration, reason}");
-    } else if (t == NULL || !gh_api_sees(t, a.id)) {
-        r = gh_http_error(wsi, pss, 404, "unknown_target", "no such target");
-    } else if (gh_ports_canonical(ports_in, &ports) != 0) {
-        r = gh_http_error(wsi, pss, 400, "bad_ports",
-                          "ports must be like \"22\" or \"22,3389\"");
-    } else if (cidr != NULL && *cidr != '\0' &&
-               gh_policy_cidr_match(cidr, "::1") < 0) {
-        r = gh_http_error(wsi, pss, 400, "bad_source_cidr",
-                          "source_cidr must be an address or CIDR");
-    } else if ((rule = gh_target_check_request(t, a.id, ports, duration,
-                                               reason)) != GH_RULE_OK) {
-        gh_api_audit(wsi, &a, "jit.request", "denied", t->name, 0,
+    if (!gh_api_ask_parse(wsi, pss, a.id, &k, &r))
+        goto out;
+    rule = gh_target_check_request(k.t, a.id, k.ports, k.duration, k.reason);
+    if (rule != GH_RULE_OK) {
+        gh_api_audit(wsi, &a, "jit.request", "denied", k.t->name, 0,
                      gh_rule_code(rule));
         r = gh_http_error(wsi, pss, 403, gh_rule_code(rule),
                           "the target's policy refuses this request");
-    } else {
-        memset(&req, 0, sizeof(req));
-        req.requester = a.id->user_id;
-        req.target = t->name;
-        req.ports = ports;
-        req.duration_s = duration;
-        req.reason = reason ? reason : "";
-        req.source_cidr = cidr ? cidr : "";
-        req.created_ms = now;
-        if (gh_store_request_add(gw->store, &req, &id) != 0) {
-            r = gh_http_error(wsi, pss, 500, "internal",
-                              "cannot record the request");
-            goto done;
-        }
-        gh_api_audit(wsi, &a, "jit.request", "ok", t->name, id, NULL);
-        if (gh_target_auto_approves(t, a.id) &&
-            gh_store_request_approve(gw->store, id, "policy",
-                                     "auto-approved by policy", "auto",
-                                     duration, now, &gid) == 0)
-            gh_auth_audit(wsi, "policy", "jit.approve", "ok",
-                          json_pack("{s:s, s:I, s:s, s:I}", "target", t->name,
-                                    "id", (json_int_t)id, "how", "auto",
-                                    "grant_id", (json_int_t)gid));
-        if (gh_store_request_get(gw->store, id, &stored) != 0) {
-            r = gh_http_error(wsi, pss, 500, "internal", "cannot read back");
-            goto done;
-        }
-        r = gh_http_json(wsi, pss, 201, gh_api_request_json(stored, gid));
+        goto out;
     }
-done:
-    json_decref(body);
-    free(ports);
-    gh_access_request_free(stored);
+    memset(&req, 0, sizeof(req));
+    req.requester = a.id->user_id;
+    req.target = k.t->name;
+    req.ports = k.ports;
+    req.duration_s = k.duration;
+    req.reason = k.reason ? k.reason : "";
+    req.source_cidr = k.cidr ? k.cidr : "";
+    req.created_ms = now;
+    if (gh_store_request_add(gw->store, &req, &id) != 0) {
+        r = gh_http_error(wsi, pss, 500, "internal",
+                          "cannot record the request");
+        goto out;
+    }
+    gh_api_audit(wsi, &a, "jit.request", "ok", k.t->name, id, NULL);
+    if (gh_target_auto_approves(k.t, a.id) &&
+        gh_store_request_approve(gw->store, id, "policy",
+                                 "auto-approved by policy", "auto", k.duration,
+                                 now, &gid) == 0)
+        gh_auth_audit(wsi, "policy", "jit.approve", "ok",
+                      json_pack("{s:s, s:I, s:s, s:I}", "target", k.t->name,
+                                "id", (json_int_t)id, "how", "auto", "grant_id",
+                                (json_int_t)gid));
+    if (gh_store_request_get(gw->store, id, &stored) != 0)
+        r = gh_http_error(wsi, pss, 500, "internal", "cannot read back");
+    else
+        r = gh_http_json(wsi, pss, 201, gh_api_request_json(stored, gid));
 out:
+    gh_api_ask_free(&k);
+    gh_access_request_free(stored);
     gh_identity_free(a.id);
     return r;
 }
@@ -403,18 +432,16 @@ static int
 gh_api_grant_create(struct lws *wsi, struct gh_http_pss *pss)
 {
     struct gh_gateway *gw = gh_api_gw(wsi);
-    const char *user, *tname, *ports_in, *why, *cidr;
-    const struct gh_target *t;
+    struct gh_api_ask k;
     struct gh_grant g;
     struct gh_auth a;
-    json_int_t duration;
-    json_t *body = NULL;
-    char *ports = NULL;
+    const char *user;
     int64_t id = 0, now = gh_api_now_ms();
     int r;
 
     if (!gh_auth_identify(wsi, pss, gh_api_grant_create, &a, &r))
         return r;
+    memset(&k, 0, sizeof(k));
     if (!gh_identity_has_role(a.id, GH_ROLE_ADMIN)) {
         r = gh_http_error(wsi, pss, 403, "not_an_admin",
                           "only admins grant access directly");
@@ -424,77 +451,49 @@ gh_api_grant_create(struct lws *wsi, struct gh_http_pss *pss)
         r = gh_http_error(wsi, pss, 403, "csrf", "cross-site request refused");
         goto out;
     }
-    body = gh_api_body(pss);
-    user = json_string_value(json_object_get(body, "user"));
-    tname = json_string_value(json_object_get(body, "target"));
-    ports_in = json_string_value(json_object_get(body, "ports"));
-    why = json_string_value(json_object_get(body, "reason"));
-    cidr = json_string_value(json_object_get(body, "source_cidr"));
-    duration = json_integer_value(json_object_get(body, "duration"));
-    t = gh_api_target(wsi, tname);
-    if (body == NULL || user == NULL || *user == '\0' ||
-        strlen(user) > GH_ACCESS_FIELD_MAX || ports_in == NULL ||
-        !json_is_integer(json_object_get(body, "duration"))) {
+    if (!gh_api_ask_parse(wsi, pss, a.id, &k, &r))
+        goto out;
+    user = json_string_value(json_object_get(k.body, "user"));
+    if (user == NULL || *user == '\0' || strlen(user) > GH_ACCESS_FIELD_MAX) {
         r = gh_http_error(wsi, pss, 400, "bad_request",
                           "expected {user, target, ports, duration, reason}");
-    } else if (t == NULL) {
-        r = gh_http_error(wsi, pss, 404, "unknown_target", "no such target");
-    } else if (gh_ports_canonical(ports_in, &ports) != 0) {
-        r = gh_http_error(wsi, pss, 400, "bad_ports",
-                          "ports must be like \"22\" or \"22,3389\"");
-    } else if (cidr != NULL && *cidr != '\0' &&
-               gh_policy_cidr_match(cidr, "::1") < 0) {
-        r = gh_http_error(wsi, pss, 400, "bad_source_cidr",
-                          "source_cidr must be an address or CIDR");
+    } else if (!gh_target_ports_declared(k.t, k.ports)) {
+        r = gh_http_error(wsi, pss, 403, "port_not_declared",
+                          "the target does not offer that port");
+    } else if (k.duration <= 0 || k.duration > k.t->max_duration ||
+               k.duration > GH_GRANT_HARD_CAP_S) {
+        r = gh_http_error(wsi, pss, 403, "bad_duration",
+                          "longer than the target allows");
     } else {
-        char *p = ports, *end;
-        bool declared = true;
-
-        while (*p != '\0' && declared) {
-            declared =
-                gh_policy_port_in(t->ports, (unsigned)strtoul(p, &end, 10));
-            p = *end == ',' ? end + 1 : end;
+        memset(&g, 0, sizeof(g));
+        g.user_id = user;
+        g.target = k.t->name;
+        g.ports = k.ports;
+        g.source_cidr = k.cidr ? k.cidr : "";
+        g.starts_ms = now;
+        g.expires_ms = now + (int64_t)k.duration * 1000;
+        g.how = "direct";
+        g.created_by = a.id->user_id;
+        g.created_ms = now;
+        if (gh_store_grant_add(gw->store, &g, &id) != 0) {
+            r = gh_http_error(wsi, pss, 500, "internal",
+                              "cannot record the grant");
+            goto out;
         }
-        if (!declared) {
-            r = gh_http_error(wsi, pss, 403, "port_not_declared",
-                              "the target does not offer that port");
-        } else if (duration <= 0 || duration > t->max_duration ||
-                   duration > GH_GRANT_HARD_CAP_S) {
-            r = gh_http_error(wsi, pss, 403, "bad_duration",
-                              "longer than the target allows");
-        } else {
-            memset(&g, 0, sizeof(g));
-            g.user_id = user;
-            g.target = t->name;
-            g.ports = ports;
-            g.source_cidr = cidr ? cidr : "";
-            g.starts_ms = now;
-            g.expires_ms = now + (int64_t)duration * 1000;
-            g.how = "direct";
-            g.created_by = a.id->user_id;
-            g.created_ms = now;
-            if (gh_store_grant_add(gw->store, &g, &id) != 0) {
-                r = gh_http_error(wsi, pss, 500, "internal",
-                                  "cannot record the grant");
-            } else {
-                gh_auth_audit(wsi, a.id->user_id, "jit.grant", "ok",
-                              json_pack("{s:s, s:s, s:s, s:I, s:s}", "user",
-                                        user, "target", t->name, "ports", ports,
-                                        "id", (json_int_t)id, "reason",
-                                        why ? why : ""));
-                r = gh_http_json(wsi, pss, 201,
-                                 json_pack("{s:I, s:s, s:s, s:s, s:I, s:s}",
-                                           "id", (json_int_t)id, "user", user,
-                                           "target", t->name, "ports", ports,
-                                           "expires",
-                                           (json_int_t)(g.expires_ms / 1000),
-                                           "how", "direct"));
-            }
-        }
+        gh_auth_audit(wsi, a.id->user_id, "jit.grant", "ok",
+                      json_pack("{s:s, s:s, s:s, s:I, s:s}", "user", user,
+                                "target", k.t->name, "ports", k.ports, "id",
+                                (json_int_t)id, "reason",
+                                k.reason ? k.reason : ""));
+        r = gh_http_json(wsi, pss, 201,
+                         json_pack("{s:I, s:s, s:s, s:s, s:I, s:s}", "id",
+                                   (json_int_t)id, "user", user, "target",
+                                   k.t->name, "ports", k.ports, "expires",
+                                   (json_int_t)(g.expires_ms / 1000), "how",
+                                   "direct"));
     }
-    free(ports);
 out:
-    json_decref(body);
+    gh_api_ask_free(&k);
     gh_identity_free(a.id);
     return r;
 }

@@ -95,9 +95,8 @@ gh_ports_canonical(const char *text, char **out)
     return 0;
 }
 
-/* Is every port of want (canonical) in have (canonical)? */
-static int
-gh_ports_subset(const char *want, const char *have)
+int
+gh_target_ports_declared(const struct gh_target *t, const char *want)
 {
     const char *p = want;
     char *end;
@@ -105,7 +104,7 @@ gh_ports_subset(const char *want, const char *have)
 
     while (*p != '\0') {
         x = strtoul(p, &end, 10);
-        if (end == p || !gh_policy_port_in(have, (unsigned)x))
+        if (end == p || !gh_policy_port_in(t->ports, (unsigned)x))
             return 0;
         p = *end == ',' ? end + 1 : end;
     }
@@ -122,7 +121,7 @@ gh_target_check_request(const struct gh_target *t,
         return GH_RULE_NOT_A_USER;
     if (*t->requesters != '\0' && !gh_identity_in_groups(who, t->requesters))
         return GH_RULE_NOT_A_REQUESTER;
-    if (ports == NULL || !gh_ports_subset(ports, t->ports))
+    if (ports == NULL || !gh_target_ports_declared(t, ports))
         return GH_RULE_PORT_NOT_DECLARED;
     if (duration_s <= 0 || duration_s > t->max_duration ||
         duration_s > GH_GRANT_HARD_CAP_S)

@@ -39,14 +39,6 @@ gh_acc_insert_finish(struct gh_store *st, sqlite3_stmt *s, int rc, int64_t *id,
     return rc;
 }
 
-static char *
-gh_acc_col(sqlite3_stmt *s, int i)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-
-    return t != NULL ? gh_strdup((const char *)t) : NULL;
-}
-
 int
 gh_store_request_add(struct gh_store *st, const struct gh_access_request *r,
                      int64_t *id)
@@ -94,47 +86,60 @@ gh_access_request_free(struct gh_access_request *r)
     free(r);
 }
 
+#define GH_REQUEST_COLS                                                        \
+    "id, requester, target, ports, duration_s, reason, source_cidr, "          \
+    "coalesce(start_ms, 0), state, created_ms, coalesce(decided_ms, 0), "      \
+    "decided_by, decision_reason"
+
+/* Fill r from a row of GH_REQUEST_COLS; strings point into the row when
+ * borrow, else are copies. */
+static void
+gh_acc_request_row(sqlite3_stmt *s, struct gh_access_request *r, int borrow)
+{
+    const char **f[] = {&r->requester,  &r->target,         &r->ports,
+                        &r->reason,     &r->source_cidr,    &r->state,
+                        &r->decided_by, &r->decision_reason};
+    const int col[] = {1, 2, 3, 5, 6, 8, 11, 12};
+    int i;
+
+    memset(r, 0, sizeof(*r));
+    r->id = sqlite3_column_int64(s, 0);
+    r->duration_s = sqlite3_column_int64(s, 4);
+    r->start_ms = sqlite3_column_int64(s, 7);
+    r->created_ms = sqlite3_column_int64(s, 9);
+    r->decided_ms = sqlite3_column_int64(s, 10);
+    for (i = 0; i < 8; i++) {
+        const char *t = (const char *)sqlite3_column_text(s, col[i]);
+
+        *f[i] = borrow ? t : (t ? gh_strdup(t) : NULL);
+    }
+}
+
 int
 gh_store_request_get(struct gh_store *st, int64_t id,
                      struct gh_access_request **out)
 {
-    struct gh_access_request *r;
     sqlite3_stmt *s;
     int rc;
 
     *out = NULL;
     if (sqlite3_prepare_v2(st->db,
-                           "SELECT requester, target, ports, duration_s, "
-                           "reason, source_cidr, coalesce(start_ms, 0), "
-                           "state, created_ms, coalesce(decided_ms, 0), "
-                           "decided_by, decision_reason FROM access_requests "
-                           "WHERE id = ?1",
+                           "SELECT " GH_REQUEST_COLS
+                           " FROM access_requests WHERE id = ?1",
                            -1, &s, NULL) != SQLITE_OK)
         return gh_store_fail(st, "request get");
     sqlite3_bind_int64(s, 1, id);
     rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        sqlite3_finalize(s);
-        return rc == SQLITE_DONE ? GH_E_NOTFOUND
-                                 : gh_store_fail(st, "request get");
+    if (rc == SQLITE_ROW) {
+        *out = gh_alloc(1, sizeof(**out));
+        gh_acc_request_row(s, *out, 0);
+        rc = 0;
+    } else {
+        rc = rc == SQLITE_DONE ? GH_E_NOTFOUND
+                               : gh_store_fail(st, "request get");
     }
-    r = gh_alloc(1, sizeof(*r));
-    r->id = id;
-    r->requester = gh_acc_col(s, 0);
-    r->target = gh_acc_col(s, 1);
-    r->ports = gh_acc_col(s, 2);
-    r->duration_s = sqlite3_column_int64(s, 3);
-    r->reason = gh_acc_col(s, 4);
-    r->source_cidr = gh_acc_col(s, 5);
-    r->start_ms = sqlite3_column_int64(s, 6);
-    r->state = gh_acc_col(s, 7);
-    r->created_ms = sqlite3_column_int64(s, 8);
-    r->decided_ms = sqlite3_column_int64(s, 9);
-    r->decided_by = gh_acc_col(s, 10);
-    r->decision_reason = gh_acc_col(s, 11);
     sqlite3_finalize(s);
-    *out = r;
-    return 0;
+    return rc;
 }
 
 /* UPDATE pending → state; 0, GH_E_EXISTS (not pending) or GH_E_NOTFOUND. */
@@ -443,10 +448,7 @@ gh_store_requests_list(struct gh_store *st, const struct gh_access_filter *f,
     /* Absent filters are NULL binds: "?1 IS NULL OR col = ?1". */
     if (sqlite3_prepare_v2(
             st->db,
-            "SELECT id, requester, target, ports, duration_s, reason, "
-            "source_cidr, coalesce(start_ms, 0), state, created_ms, "
-            "coalesce(decided_ms, 0), decided_by, decision_reason "
-            "FROM access_requests WHERE id > ?1 "
+            "SELECT " GH_REQUEST_COLS " FROM access_requests WHERE id > ?1 "
             "AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR requester = ?3) "
             "AND (?4 IS NULL OR target = ?4) ORDER BY id LIMIT ?5",
             -1, &s, NULL) != SQLITE_OK)
@@ -461,20 +463,7 @@ gh_store_requests_list(struct gh_store *st, const struct gh_access_filter *f,
     }
     sqlite3_bind_int(s, 5, gh_acc_limit(f->limit));
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        memset(&r, 0, sizeof(r));
-        r.id = sqlite3_column_int64(s, 0);
-        r.requester = (const char *)sqlite3_column_text(s, 1);
-        r.target = (const char *)sqlite3_column_text(s, 2);
-        r.ports = (const char *)sqlite3_column_text(s, 3);
-        r.duration_s = sqlite3_column_int64(s, 4);
-        r.reason = (const char *)sqlite3_column_text(s, 5);
-        r.source_cidr = (const char *)sqlite3_column_text(s, 6);
-        r.start_ms = sqlite3_column_int64(s, 7);
-        r.state = (const char *)sqlite3_column_text(s, 8);
-        r.created_ms = sqlite3_column_int64(s, 9);
-        r.decided_ms = sqlite3_column_int64(s, 10);
-        r.decided_by = (const char *)sqlite3_column_text(s, 11);
-        r.decision_reason = (const char *)sqlite3_column_text(s, 12);
+        gh_acc_request_row(s, &r, 1);
         n++;
         if (fn(&r, ctx) != 0)
             break;

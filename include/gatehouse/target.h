@@ -59,6 +59,9 @@ int gh_target_name_ok(const char *name);
  */
 int gh_ports_canonical(const char *text, char **out);
 
+/* Is every port of want (canonical, non-empty) one that t declares? */
+int gh_target_ports_declared(const struct gh_target *t, const char *want);
+
 /* May who ask for ports (canonical) on t for duration_s with reason? */
 enum gh_rule gh_target_check_request(const struct gh_target *t,
                                      const struct gh_identity *who,

@@ -10,8 +10,7 @@
  * network/TLS failed; 2 usage or local set-up error (bad flags, bad
  * duration, missing argument, unsafe token file, refused server URL).
  */
-#include "http.h"
-#include "table.h"
+#include "ctl.h"
 
 #include "gatehouse/err.h"
 #include "gatehouse/mem.h"
@@ -30,28 +29,6 @@
 
 #include <openssl/evp.h>
 
-#define GH_CTL_EXIT_OK    0
-#define GH_CTL_EXIT_FAIL  1
-#define GH_CTL_EXIT_USAGE 2
-
-/* Options of the whole program (before the verb). */
-struct gh_ctl {
-    struct gh_ctl_conn conn;
-    const char *server_arg; /* --server or GATEHOUSE_SERVER */
-    const char *token_file; /* --token-file */
-    const char *pin_arg;    /* --insecure-pin */
-    int json;               /* --json: the server's JSON, pretty */
-};
-
-struct gh_ctl_verb {
-    const char *group; /* "requests", or the verb itself */
-    const char *name;  /* "list", or NULL for one-word verbs */
-    const char *usage; /* first line after "usage: gatehousectl " */
-    const char *help;  /* what it does and its options */
-    int (*run)(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
-               char **argv);
-};
-
 static const char gh_ctl_exit_help[] =
     "Exit status: 0 success; 1 the server refused or failed (HTTP 4xx/5xx)\n"
     "or a network/TLS error; 2 usage error (bad option, bad duration,\n"
@@ -59,10 +36,7 @@ static const char gh_ctl_exit_help[] =
 
 /* ---- messages ---- */
 
-static void gh_ctl_err(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static void
+void
 gh_ctl_err(const char *fmt, ...)
 {
     va_list ap;
@@ -74,7 +48,7 @@ gh_ctl_err(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-static int
+int
 gh_ctl_usage_error(const struct gh_ctl_verb *v, const char *what)
 {
     gh_ctl_err("%s", what);
@@ -206,7 +180,7 @@ gh_ctl_pin_parse(const char *s, char **out)
 }
 
 /* Everything a verb needs before its first call; prints why not. */
-static int
+int
 gh_ctl_ready(struct gh_ctl *ctl)
 {
     const char *why, *env;
@@ -292,7 +266,7 @@ gh_ctl_unknown_path(const struct gh_ctl_resp *resp)
  * is unknown (404 not_found, or a 404 that is not JSON) and msg404 is not
  * NULL, msg404 is printed instead of the server's words: an older gateway.
  */
-static int
+int
 gh_ctl_api(struct gh_ctl *ctl, const char *method, const char *path,
            json_t *body, json_t **out, long *status, const char *msg404)
 {
@@ -333,7 +307,7 @@ out:
 }
 
 /* --json output: the server's document, pretty. */
-static void
+void
 gh_ctl_print_json(json_t *j)
 {
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
@@ -345,7 +319,7 @@ gh_ctl_print_json(json_t *j)
 }
 
 /* After a table: say how to get the next page. */
-static void
+void
 gh_ctl_next_page(json_t *j)
 {
     json_int_t next = json_integer_value(json_object_get(j, "next_after"));
@@ -357,7 +331,7 @@ gh_ctl_next_page(json_t *j)
 /* ---- argument helpers ---- */
 
 /* An object id: 1..18 digits. */
-static int
+int
 gh_ctl_id_ok(const char *s)
 {
     size_t n = strspn(s, "0123456789");
@@ -366,38 +340,13 @@ gh_ctl_id_ok(const char *s)
 }
 
 /* A positive count for --limit. */
-static int
+int
 gh_ctl_count_ok(const char *s)
 {
     size_t n = strspn(s, "0123456789");
 
     return n > 0 && n <= 9 && s[n] == '\0';
 }
-
-enum {
-    GH_OPT_HELP = 'h',
-    GH_OPT_JSON = 1000,
-    GH_OPT_STATE,
-    GH_OPT_USER,
-    GH_OPT_TARGET,
-    GH_OPT_LIMIT,
-    GH_OPT_AFTER,
-    GH_OPT_DURATION,
-    GH_OPT_REASON,
-    GH_OPT_LIVE,
-    GH_OPT_SINCE,
-    GH_OPT_ACTION,
-    GH_OPT_PORT
-};
-
-/* Values a verb may take; NULL when not given. */
-struct gh_ctl_args {
-    const char *state, *user, *target, *limit, *after, *duration, *reason;
-    const char *since, *action, *port;
-    int live;
-    int npos;
-    char *pos[4];
-};
 
 /*
  * Parse a verb's options (only those in allowed, plus --help and --json)
@@ -486,7 +435,7 @@ gh_ctl_parse(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
 
 /* Parse a verb's arguments (GNU getopt: options may follow positionals;
  * "--" ends options, so an argument may start with '-'). */
-static int
+int
 gh_ctl_begin(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
              char **argv, const struct option *allowed, int want,
              struct gh_ctl_args *a)
@@ -495,438 +444,6 @@ gh_ctl_begin(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
 }
 
 /* ---- output columns ---- */
-
-static const struct gh_ctl_col gh_ctl_request_cols[] = {
-    {"ID", "id", GH_CTL_TEXT},
-    {"STATE", "state", GH_CTL_TEXT},
-    {"REQUESTER", "requester", GH_CTL_TEXT},
-    {"TARGET", "target", GH_CTL_TEXT},
-    {"PORTS", "ports", GH_CTL_TEXT},
-    {"DURATION", "duration", GH_CTL_DUR},
-    {"CREATED", "created", GH_CTL_TIME},
-    {"DECIDED_BY", "decided_by", GH_CTL_TEXT},
-    {"REASON", "reason", GH_CTL_TEXT},
-};
-
-static const struct gh_ctl_col gh_ctl_request_kv[] = {
-    {"id:", "id", GH_CTL_TEXT},
-    {"state:", "state", GH_CTL_TEXT},
-    {"requester:", "requester", GH_CTL_TEXT},
-    {"target:", "target", GH_CTL_TEXT},
-    {"ports:", "ports", GH_CTL_TEXT},
-    {"duration:", "duration", GH_CTL_DUR},
-    {"reason:", "reason", GH_CTL_TEXT},
-    {"source_cidr:", "source_cidr", GH_CTL_TEXT},
-    {"created:", "created", GH_CTL_TIME},
-    {"decided_by:", "decided_by", GH_CTL_TEXT},
-    {"decision_reason:", "decision_reason", GH_CTL_TEXT},
-    {"grant_id:", "grant_id", GH_CTL_TEXT},
-};
-
-static const struct gh_ctl_col gh_ctl_grant_cols[] = {
-    {"ID", "id", GH_CTL_TEXT},
-    {"USER", "user", GH_CTL_TEXT},
-    {"TARGET", "target", GH_CTL_TEXT},
-    {"PORTS", "ports", GH_CTL_TEXT},
-    {"STARTS", "starts", GH_CTL_TIME},
-    {"EXPIRES", "expires", GH_CTL_TIME},
-    {"HOW", "how", GH_CTL_TEXT},
-    {"BY", "created_by", GH_CTL_TEXT},
-    {"REVOKED", "revoked", GH_CTL_OPTTIME},
-    {"REQUEST", "request_id", GH_CTL_TEXT},
-};
-
-static const struct gh_ctl_col gh_ctl_audit_cols[] = {
-    {"ID", "id", GH_CTL_TEXT},         {"TIME", "ts", GH_CTL_TIME_MS},
-    {"ACTOR", "actor", GH_CTL_TEXT},   {"ACTION", "action", GH_CTL_TEXT},
-    {"OBJECT", "object", GH_CTL_TEXT}, {"OUTCOME", "outcome", GH_CTL_TEXT},
-    {"SOURCE", "source", GH_CTL_TEXT}, {"DETAIL", "detail", GH_CTL_TEXT},
-};
-
-static const struct gh_ctl_col gh_ctl_target_cols[] = {
-    {"NAME", "name", GH_CTL_TEXT},
-    {"PORTS", "ports", GH_CTL_TEXT},
-    {"MAX_DURATION", "max_duration", GH_CTL_DUR},
-    {"REASON", "reason_required", GH_CTL_BOOL},
-    {"RECORDED", "recording_required", GH_CTL_BOOL},
-    {"REQUEST", "can_request", GH_CTL_BOOL},
-    {"APPROVE", "can_approve", GH_CTL_BOOL},
-};
-
-static const struct gh_ctl_col gh_ctl_decide_kv[] = {
-    {"decision:", "decision", GH_CTL_TEXT},
-    {"grant_id:", "grant_id", GH_CTL_TEXT},
-    {"expires:", "expires", GH_CTL_OPTTIME},
-};
-
-static const struct gh_ctl_col gh_ctl_me_kv[] = {
-    {"user_id:", "user_id", GH_CTL_TEXT}, {"name:", "name", GH_CTL_TEXT},
-    {"email:", "email", GH_CTL_TEXT},     {"groups:", "groups", GH_CTL_TEXT},
-    {"roles:", "roles", GH_CTL_TEXT},     {"auth:", "auth", GH_CTL_TEXT},
-    {"expires:", "expires", GH_CTL_TIME},
-};
-
-static const struct gh_ctl_col gh_ctl_grant_kv[] = {
-    {"id:", "id", GH_CTL_TEXT},           {"user:", "user", GH_CTL_TEXT},
-    {"target:", "target", GH_CTL_TEXT},   {"ports:", "ports", GH_CTL_TEXT},
-    {"expires:", "expires", GH_CTL_TIME}, {"how:", "how", GH_CTL_TEXT},
-};
-
-#define GH_NCOLS(a) (sizeof(a) / sizeof((a)[0]))
-
-/* Print a list answer {"items":[...],"next_after"} or its JSON. */
-static void
-gh_ctl_print_list(struct gh_ctl *ctl, json_t *j, const struct gh_ctl_col *c,
-                  size_t n)
-{
-    if (ctl->json) {
-        gh_ctl_print_json(j);
-        return;
-    }
-    gh_ctl_table_print(stdout, c, n, json_object_get(j, "items"));
-    gh_ctl_next_page(j);
-}
-
-static void
-gh_ctl_print_obj(struct gh_ctl *ctl, json_t *j, const struct gh_ctl_col *c,
-                 size_t n)
-{
-    if (ctl->json)
-        gh_ctl_print_json(j);
-    else
-        gh_ctl_kv_print(stdout, c, n, j);
-}
-
-/* GET path, print as list or object. */
-static int
-gh_ctl_get(struct gh_ctl *ctl, const char *path, const struct gh_ctl_col *c,
-           size_t n, int list)
-{
-    json_t *j = NULL;
-    int r = gh_ctl_api(ctl, "GET", path, NULL, &j, NULL, NULL);
-
-    if (r == 0) {
-        if (list)
-            gh_ctl_print_list(ctl, j, c, n);
-        else
-            gh_ctl_print_obj(ctl, j, c, n);
-    }
-    json_decref(j);
-    return r;
-}
-
-/* ---- verbs ---- */
-
-static int
-gh_ctl_requests_list(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
-                     char **argv)
-{
-    static const struct option o[] = {
-        {"state", required_argument, NULL, GH_OPT_STATE},
-        {"user", required_argument, NULL, GH_OPT_USER},
-        {"target", required_argument, NULL, GH_OPT_TARGET},
-        {"limit", required_argument, NULL, GH_OPT_LIMIT},
-        {"after", required_argument, NULL, GH_OPT_AFTER},
-        {NULL, 0, NULL, 0}};
-    struct gh_ctl_args a;
-    char *path;
-    int r;
-
-    if ((r = gh_ctl_begin(ctl, v, argc, argv, o, 0, &a)) != 0)
-        return r < 0 ? 0 : r;
-    if ((r = gh_ctl_ready(ctl)) != 0)
-        return r;
-    path = gh_strdup("/api/v1/requests");
-    gh_ctl_url_add_query(&path, "state", a.state);
-    gh_ctl_url_add_query(&path, "user", a.user);
-    gh_ctl_url_add_query(&path, "target", a.target);
-    gh_ctl_url_add_query(&path, "limit", a.limit);
-    gh_ctl_url_add_query(&path, "after", a.after);
-    r = gh_ctl_get(ctl, path, gh_ctl_request_cols,
-                   GH_NCOLS(gh_ctl_request_cols), 1);
-    free(path);
-    return r;
-}
-
-static int
-gh_ctl_requests_show(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
-                     char **argv)
-{
-    struct gh_ctl_args a;
-    char *path;
-    int r;
-
-    if ((r = gh_ctl_begin(ctl, v, argc, argv, NULL, 1, &a)) != 0)
-        return r < 0 ? 0 : r;
-    if (!gh_ctl_id_ok(a.pos[0]))
-        return gh_ctl_usage_error(v, "ID must be a request number");
-    if ((r = gh_ctl_ready(ctl)) != 0)
-        return r;
-    path = gh_asprintf("/api/v1/requests/%s", a.pos[0]);
-    r = gh_ctl_get(ctl, path, gh_ctl_request_kv, GH_NCOLS(gh_ctl_request_kv),
-                   0);
-    free(path);
-    return r;
-}
-
-/* POST path with body (taken); print the answer with cols. */
-static int
-gh_ctl_post(struct gh_ctl *ctl, const char *path, json_t *body,
-            const struct gh_ctl_col *c, size_t n)
-{
-    json_t *j = NULL;
-    int r = gh_ctl_api(ctl, "POST", path, body, &j, NULL, NULL);
-
-    if (r == 0)
-        gh_ctl_print_obj(ctl, j, c, n);
-    json_decref(j);
-    json_decref(body);
-    return r;
-}
-
-/* approve, deny, cancel: the same shape with different options. */
-static int
-gh_ctl_requests_decide(struct gh_ctl *ctl, const struct gh_ctl_verb *v,
-                       int argc, char **argv)
-{
-    static const struct option o[] = {
-        {"duration", required_argument, NULL, GH_OPT_DURATION},
-        {"reason", required_argument, NULL, GH_OPT_REASON},
-        {NULL, 0, NULL, 0}};
-    static const struct option none[] = {{NULL, 0, NULL, 0}};
-    int approve = strcmp(v->name, "approve") == 0;
-    int deny = strcmp(v->name, "deny") == 0;
-    struct gh_ctl_args a;
-    long long secs = 0;
-    json_t *body;
-    char *path;
-    int r;
-
-    r = gh_ctl_begin(ctl, v, argc, argv,
-                     approve ? o
-                     : deny  ? o + 1
-                             : none,
-                     1, &a);
-    if (r != 0)
-        return r < 0 ? 0 : r;
-    if (!gh_ctl_id_ok(a.pos[0]))
-        return gh_ctl_usage_error(v, "ID must be a request number");
-    if (a.duration != NULL && gh_ctl_parse_duration(a.duration, &secs) != 0)
-        return gh_ctl_usage_error(v, "bad --duration: use e.g. 30m, 1h30m "
-                                     "or 3600 (seconds)");
-    if (deny && (a.reason == NULL || *a.reason == '\0'))
-        return gh_ctl_usage_error(v, "deny needs --reason TEXT");
-    if ((r = gh_ctl_ready(ctl)) != 0)
-        return r;
-    body = json_object();
-    if (secs > 0)
-        json_object_set_new(body, "duration", json_integer(secs));
-    if (a.reason != NULL)
-        json_object_set_new(body, "reason", json_string(a.reason));
-    path = gh_asprintf("/api/v1/requests/%s/%s", a.pos[0], v->name);
-    r = gh_ctl_post(ctl, path, body, gh_ctl_request_kv,
-                    GH_NCOLS(gh_ctl_request_kv));
-    free(path);
-    return r;
-}
-
-static int
-gh_ctl_grants_list(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
-                   char **argv)
-{
-    static const struct option o[] = {
-        {"user", required_argument, NULL, GH_OPT_USER},
-        {"target", required_argument, NULL, GH_OPT_TARGET},
-        {"live", no_argument, NULL, GH_OPT_LIVE},
-        {"limit", required_argument, NULL, GH_OPT_LIMIT},
-        {"after", required_argument, NULL, GH_OPT_AFTER},
-        {NULL, 0, NULL, 0}};
-    struct gh_ctl_args a;
-    char *path;
-    int r;
-
-    if ((r = gh_ctl_begin(ctl, v, argc, argv, o, 0, &a)) != 0)
-        return r < 0 ? 0 : r;
-    if ((r = gh_ctl_ready(ctl)) != 0)
-        return r;
-    path = gh_strdup("/api/v1/grants");
-    gh_ctl_url_add_query(&path, "user", a.user);
-    gh_ctl_url_add_query(&path, "target", a.target);
-    gh_ctl_url_add_query(&path, "live", a.live ? "1" : NULL);
-    gh_ctl_url_add_query(&path, "limit", a.limit);
-    gh_ctl_url_add_query(&path, "after", a.after);
-    r = gh_ctl_get(ctl, path, gh_ctl_grant_cols, GH_NCOLS(gh_ctl_grant_cols),
-                   1);
-    free(path);
-    return r;
-}
-
-static int
-gh_ctl_grants_revoke(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
-                     char **argv)
-{
-    static const struct option o[] = {
-        {"reason", required_argument, NULL, GH_OPT_REASON}, {NULL, 0, NULL, 0}};
-    struct gh_ctl_args a;
-    json_t *j = NULL, *body;
-    char *path;
-    int r;
-
-    if ((r = gh_ctl_begin(ctl, v, argc, argv, o, 1, &a)) != 0)
-        return r < 0 ? 0 : r;
-    if (!gh_ctl_id_ok(a.pos[0]))
-        return gh_ctl_usage_error(v, "ID must be a grant number");
-    if (a.reason == NULL || *a.reason == '\0')
-        return gh_ctl_usage_error(v, "revoke needs --reason TEXT");
-    if ((r = gh_ctl_ready(ctl)) != 0)
-        return r;
-    path = gh_asprintf("/api/v1/grants/%s/revoke", a.pos[0]);
-    body = json_pack("{s:s}", "reason", a.reason);
-    r = gh_ctl_api(ctl, "POST", path, body, &j, NULL, NULL);
-    if (r == 0 && ctl->json)
-        gh_ctl_print_json(j);
-    else if (r == 0)
-        printf("grant %s revoked\n", a.pos[0]);
-    json_decref(body);
-    json_decref(j);
-    free(path);
-    return r;
-}
-
-static int
-gh_ctl_grants_create(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
-                     char **argv)
-{
-    static const struct option o[] = {
-        {"port", required_argument, NULL, GH_OPT_PORT},
-        {"duration", required_argument, NULL, GH_OPT_DURATION},
-        {"reason", required_argument, NULL, GH_OPT_REASON},
-        {NULL, 0, NULL, 0}};
-    struct gh_ctl_args a;
-    long long secs;
-    json_t *body, *j = NULL;
-    int r;
-
-    if ((r = gh_ctl_begin(ctl, v, argc, argv, o, 2, &a)) != 0)
-        return r < 0 ? 0 : r;
-    if (a.port == NULL || *a.port == '\0' ||
-        strspn(a.port, "0123456789,") != strlen(a.port))
-        return gh_ctl_usage_error(v, "grants create needs --port like 22 "
-                                     "or 22,3389");
-    if (a.duration == NULL || gh_ctl_parse_duration(a.duration, &secs) != 0)
-        return gh_ctl_usage_error(v, "grants create needs --duration like "
-                                     "30m, 1h or 3600");
-    if ((r = gh_ctl_ready(ctl)) != 0)
-        return r;
-    body = json_pack("{s:s, s:s, s:s, s:I, s:s}", "user", a.pos[0], "target",
-                     a.pos[1], "ports", a.port, "duration", (json_int_t)secs,
-                     "reason", a.reason ? a.reason : "");
-    r = gh_ctl_api(ctl, "POST", "/api/v1/grants", body, &j, NULL,
-                   "this gateway does not support direct grants yet");
-    if (r == 0)
-        gh_ctl_print_obj(ctl, j, gh_ctl_grant_kv, GH_NCOLS(gh_ctl_grant_kv));
-    json_decref(body);
-    json_decref(j);
-    return r;
-}
-
-static int
-gh_ctl_audit_list(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
-                  char **argv)
-{
-    static const struct option o[] = {
-        {"since", required_argument, NULL, GH_OPT_SINCE},
-        {"user", required_argument, NULL, GH_OPT_USER},
-        {"action", required_argument, NULL, GH_OPT_ACTION},
-        {"limit", required_argument, NULL, GH_OPT_LIMIT},
-        {"after", required_argument, NULL, GH_OPT_AFTER},
-        {NULL, 0, NULL, 0}};
-    struct gh_ctl_args a;
-    long long since = 0;
-    char *path, buf[24];
-    int r;
-
-    if ((r = gh_ctl_begin(ctl, v, argc, argv, o, 0, &a)) != 0)
-        return r < 0 ? 0 : r;
-    if (a.since != NULL &&
-        gh_ctl_parse_since(a.since, (long long)time(NULL), &since) != 0)
-        return gh_ctl_usage_error(v, "bad --since: use e.g. 1h, "
-                                     "2026-11-25T08:00 or a unix time");
-    if ((r = gh_ctl_ready(ctl)) != 0)
-        return r;
-    path = gh_strdup("/api/v1/audit");
-    snprintf(buf, sizeof(buf), "%lld", since);
-    gh_ctl_url_add_query(&path, "since", a.since ? buf : NULL);
-    gh_ctl_url_add_query(&path, "user", a.user);
-    gh_ctl_url_add_query(&path, "action", a.action);
-    gh_ctl_url_add_query(&path, "limit", a.limit);
-    gh_ctl_url_add_query(&path, "after", a.after);
-    r = gh_ctl_get(ctl, path, gh_ctl_audit_cols, GH_NCOLS(gh_ctl_audit_cols),
-                   1);
-    free(path);
-    return r;
-}
-
-static int
-gh_ctl_targets(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
-               char **argv)
-{
-    struct gh_ctl_args a;
-    json_t *j = NULL;
-    int r;
-
-    if ((r = gh_ctl_begin(ctl, v, argc, argv, NULL, 0, &a)) != 0)
-        return r < 0 ? 0 : r;
-    if ((r = gh_ctl_ready(ctl)) != 0)
-        return r;
-    r = gh_ctl_api(ctl, "GET", "/api/v1/targets", NULL, &j, NULL, NULL);
-    if (r == 0 && ctl->json)
-        gh_ctl_print_json(j);
-    else if (r == 0)
-        gh_ctl_table_print(stdout, gh_ctl_target_cols,
-                           GH_NCOLS(gh_ctl_target_cols),
-                           json_object_get(j, "targets"));
-    json_decref(j);
-    return r;
-}
-
-static int
-gh_ctl_decide(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
-              char **argv)
-{
-    struct gh_ctl_args a;
-    char *path;
-    int r;
-
-    if ((r = gh_ctl_begin(ctl, v, argc, argv, NULL, 2, &a)) != 0)
-        return r < 0 ? 0 : r;
-    if (!gh_ctl_count_ok(a.pos[1]) || strtol(a.pos[1], NULL, 10) < 1 ||
-        strtol(a.pos[1], NULL, 10) > 65535)
-        return gh_ctl_usage_error(v, "PORT must be 1..65535");
-    if ((r = gh_ctl_ready(ctl)) != 0)
-        return r;
-    path = gh_strdup("/api/v1/decide");
-    gh_ctl_url_add_query(&path, "target", a.pos[0]);
-    gh_ctl_url_add_query(&path, "port", a.pos[1]);
-    r = gh_ctl_get(ctl, path, gh_ctl_decide_kv, GH_NCOLS(gh_ctl_decide_kv), 0);
-    free(path);
-    return r;
-}
-
-static int
-gh_ctl_whoami(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
-              char **argv)
-{
-    struct gh_ctl_args a;
-    int r;
-
-    if ((r = gh_ctl_begin(ctl, v, argc, argv, NULL, 0, &a)) != 0)
-        return r < 0 ? 0 : r;
-    if ((r = gh_ctl_ready(ctl)) != 0)
-        return r;
-    return gh_ctl_get(ctl, "/api/v1/me", gh_ctl_me_kv, GH_NCOLS(gh_ctl_me_kv),
-                      0);
-}
 
 static const struct gh_ctl_verb gh_ctl_verbs[] = {
     {"requests", "list",

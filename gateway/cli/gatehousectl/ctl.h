@@ -1,0 +1,105 @@
+/*
+ * ctl.h - what gatehousectl's files share (private to the CLI): the
+ * program's options, a verb's parsed arguments, the verb table entry,
+ * and the helpers the verbs call. One thread; a run is one process.
+ */
+#ifndef GATEHOUSE_CLI_CTL_H
+#define GATEHOUSE_CLI_CTL_H
+
+#include "http.h"
+#include "table.h"
+
+#include <jansson.h>
+#include <getopt.h>
+#include <stdio.h>
+
+#define GH_CTL_EXIT_OK    0
+#define GH_CTL_EXIT_FAIL  1
+#define GH_CTL_EXIT_USAGE 2
+
+/* Options of the whole program (before the verb). */
+struct gh_ctl {
+    struct gh_ctl_conn conn;
+    const char *server_arg; /* --server or GATEHOUSE_SERVER */
+    const char *token_file; /* --token-file */
+    const char *pin_arg;    /* --insecure-pin */
+    int json;               /* --json: the server's JSON, pretty */
+};
+
+struct gh_ctl_verb {
+    const char *group; /* "requests", or the verb itself */
+    const char *name;  /* "list", or NULL for one-word verbs */
+    const char *usage; /* first line after "usage: gatehousectl " */
+    const char *help;  /* what it does and its options */
+    int (*run)(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
+               char **argv);
+};
+
+struct gh_ctl_args {
+    const char *state, *user, *target, *limit, *after, *duration, *reason;
+    const char *since, *action, *port;
+    int live;
+    int npos;
+    char *pos[4];
+};
+
+/* Verb option ids (getopt_long vals). */
+enum {
+    GH_OPT_HELP = 'h',
+    GH_OPT_JSON = 1000,
+    GH_OPT_STATE,
+    GH_OPT_USER,
+    GH_OPT_TARGET,
+    GH_OPT_LIMIT,
+    GH_OPT_AFTER,
+    GH_OPT_DURATION,
+    GH_OPT_REASON,
+    GH_OPT_LIVE,
+    GH_OPT_SINCE,
+    GH_OPT_ACTION,
+    GH_OPT_PORT
+};
+
+#define GH_NCOLS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* One line on stderr, prefixed "gatehousectl: ". */
+void gh_ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A usage error of verb v: message, usage line, GH_CTL_EXIT_USAGE. */
+int gh_ctl_usage_error(const struct gh_ctl_verb *v, const char *what);
+/* Parse a verb's options and want positionals; -1 after --help, 0, or
+ * GH_CTL_EXIT_USAGE. */
+int gh_ctl_begin(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
+                 char **argv, const struct option *allowed, int want,
+                 struct gh_ctl_args *a);
+/* Read the token and set up the connection; 0 or an exit status. */
+int gh_ctl_ready(struct gh_ctl *ctl);
+/* Call the API; 0 with *out (new ref) on 2xx, else an exit status after
+ * printing the refusal (msg404, when not NULL, replaces the message of a
+ * 404 that names no API error). status may be NULL. */
+int gh_ctl_api(struct gh_ctl *ctl, const char *method, const char *path,
+               json_t *body, json_t **out, long *status, const char *msg404);
+void gh_ctl_print_json(json_t *j);
+void gh_ctl_next_page(json_t *j);
+int gh_ctl_id_ok(const char *s);
+int gh_ctl_count_ok(const char *s);
+
+/* The verbs (verbs.c). */
+int gh_ctl_requests_list(struct gh_ctl *, const struct gh_ctl_verb *, int,
+                         char **);
+int gh_ctl_requests_show(struct gh_ctl *, const struct gh_ctl_verb *, int,
+                         char **);
+int gh_ctl_requests_decide(struct gh_ctl *, const struct gh_ctl_verb *, int,
+                           char **);
+int gh_ctl_grants_list(struct gh_ctl *, const struct gh_ctl_verb *, int,
+                       char **);
+int gh_ctl_grants_revoke(struct gh_ctl *, const struct gh_ctl_verb *, int,
+                         char **);
+int gh_ctl_grants_create(struct gh_ctl *, const struct gh_ctl_verb *, int,
+                         char **);
+int gh_ctl_audit_list(struct gh_ctl *, const struct gh_ctl_verb *, int,
+                      char **);
+int gh_ctl_targets(struct gh_ctl *, const struct gh_ctl_verb *, int, char **);
+int gh_ctl_decide(struct gh_ctl *, const struct gh_ctl_verb *, int, char **);
+int gh_ctl_whoami(struct gh_ctl *, const struct gh_ctl_verb *, int, char **);
+
+#endif
