@@ -43,8 +43,7 @@ gh_frame_allowed(uint8_t type, enum gh_frame_from from)
         return type == GH_F_INPUT || type == GH_F_RESIZE ||
                type == GH_F_CREDENTIAL || type == GH_F_CLOSE;
     case GH_FROM_WORKER:
-        return type == GH_F_OUTPUT || type == GH_F_STATUS ||
-               type == GH_F_CLOSE;
+        return type == GH_F_OUTPUT || type == GH_F_STATUS || type == GH_F_CLOSE;
     case GH_FROM_BROKER:
         return type == GH_F_START || type == GH_F_INPUT ||
                type == GH_F_RESIZE || type == GH_F_CREDENTIAL ||
@@ -129,10 +128,11 @@ gh_frame_rd_free(struct gh_frame_rd *r)
 static size_t
 gh_frame_rd_need(const struct gh_frame_rd *r)
 {
-    const uint8_t *p = r->buf + r->start;
+    const uint8_t *p;
 
-    if (r->end - r->start < GH_FRAME_PREFIX)
+    if (r->buf == NULL || r->end - r->start < GH_FRAME_PREFIX)
         return 0;
+    p = r->buf + r->start;
     return GH_FRAME_PREFIX + (((size_t)p[0] << 24) | ((size_t)p[1] << 16) |
                               ((size_t)p[2] << 8) | (size_t)p[3]);
 }

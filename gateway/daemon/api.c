@@ -1,5 +1,7 @@
 /* api.c - JIT requests, approvals, grants and decisions over JSON. */
 #include "api.h"
+#include "api-priv.h"
+#include "broker.h"
 #include "auth-http.h"
 #include "config-target.h"
 
@@ -14,13 +16,13 @@
 #include <string.h>
 #include <sys/time.h>
 
-static struct gh_gateway *
+struct gh_gateway *
 gh_api_gw(struct lws *wsi)
 {
     return lws_context_user(lws_get_context(wsi));
 }
 
-static int64_t
+int64_t
 gh_api_now_ms(void)
 {
     struct timeval tv;
@@ -29,7 +31,7 @@ gh_api_now_ms(void)
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static const struct gh_target *
+const struct gh_target *
 gh_api_target(struct lws *wsi, const char *name)
 {
     struct gh_gateway *gw = gh_api_gw(wsi);
@@ -51,7 +53,7 @@ gh_api_sees(const struct gh_target *t, const struct gh_identity *who)
 }
 
 /* The request body as a JSON object (new ref), or NULL. */
-static json_t *
+json_t *
 gh_api_body(struct gh_http_pss *pss)
 {
     json_t *j;
@@ -245,7 +247,7 @@ out:
 }
 
 /* Parse "/api/v1/<what>/ID[/verb]"; 0 on success. */
-static int
+int
 gh_api_id(const char *uri, const char *prefix, int64_t *id, const char **verb)
 {
     size_t n = strlen(prefix);
@@ -416,6 +418,8 @@ gh_api_grant_revoke(struct lws *wsi, struct gh_http_pss *pss)
         goto out;
     }
     gh_api_audit(wsi, &a, "jit.revoke", "ok", g->target, id, why);
+    /* Sessions on this node end now; other nodes see it within a tick. */
+    gh_broker_grant_revoked(gw->broker, id);
     r = gh_http_json(
         wsi, pss, 200,
         json_pack("{s:I, s:b}", "id", (json_int_t)id, "revoked", 1));
@@ -498,13 +502,43 @@ out:
     return r;
 }
 
+const char *
+gh_api_door(struct lws *wsi, const struct gh_identity *who, const char *tname,
+            unsigned port, const char *via, struct gh_policy_answer *ans,
+            const struct gh_target **target)
+{
+    struct gh_gateway *gw = gh_api_gw(wsi);
+    const struct gh_target *t = gh_api_target(wsi, tname);
+    char peer[64] = "";
+    const char *code;
+
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    memset(ans, 0, sizeof(*ans));
+    if (t == NULL || !gh_api_sees(t, who))
+        code = "unknown_target";
+    else if (!gh_policy_port_in(t->ports, port))
+        code = "port_not_declared";
+    else if (gh_policy_decide(gw->store, who->user_id, peer, t->name, port,
+                              gh_api_now_ms(), ans) != 0)
+        code = "error"; /* fails closed */
+    else
+        code = gh_decision_code(ans->decision);
+    gh_auth_audit(wsi, who->user_id, "jit.decide",
+                  strcmp(code, "allow") == 0 ? "ok" : "denied",
+                  json_pack("{s:s, s:I, s:s, s:I, s:s}", "target",
+                            tname ? tname : "", "port", (json_int_t)port,
+                            "decision", code, "grant_id",
+                            (json_int_t)ans->grant_id, "via", via));
+    if (target != NULL)
+        *target = strcmp(code, "allow") == 0 ? t : NULL;
+    return code;
+}
+
 static int
 gh_api_decide(struct lws *wsi, struct gh_http_pss *pss)
 {
-    struct gh_gateway *gw = gh_api_gw(wsi);
-    char tbuf[GH_TARGET_NAME_MAX + 16], pbuf[16], peer[64] = "";
+    char tbuf[GH_TARGET_NAME_MAX + 16], pbuf[16];
     const char *tname, *pstr, *code;
-    const struct gh_target *t;
     struct gh_policy_answer ans;
     struct gh_auth a;
     unsigned long port;
@@ -516,31 +550,12 @@ gh_api_decide(struct lws *wsi, struct gh_http_pss *pss)
     tname = gh_http_arg(wsi, "target=", tbuf, sizeof(tbuf), NULL);
     pstr = gh_http_arg(wsi, "port=", pbuf, sizeof(pbuf), NULL);
     port = pstr ? strtoul(pstr, &end, 10) : 0;
-    lws_get_peer_simple(wsi, peer, sizeof(peer));
-    t = gh_api_target(wsi, tname);
-    memset(&ans, 0, sizeof(ans));
     if (pstr == NULL || *end != '\0' || port == 0 || port > 65535) {
         r = gh_http_error(wsi, pss, 400, "bad_request",
                           "expected ?target=NAME&port=N");
         goto out;
     }
-    if (t == NULL || !gh_api_sees(t, a.id))
-        code = "unknown_target";
-    else if (!gh_policy_port_in(t->ports, (unsigned)port))
-        code = "port_not_declared";
-    else if (gh_policy_decide(gw->store, a.id->user_id, peer, t->name,
-                              (unsigned)port, gh_api_now_ms(), &ans) != 0)
-        code = "error"; /* fails closed */
-    else
-        code = gh_decision_code(ans.decision);
-    gh_auth_audit(wsi, a.id->user_id, "jit.decide",
-                  ans.decision == GH_DECIDE_ALLOW && strcmp(code, "allow") == 0
-                      ? "ok"
-                      : "denied",
-                  json_pack("{s:s, s:I, s:s, s:I}", "target",
-                            tname ? tname : "", "port", (json_int_t)port,
-                            "decision", code, "grant_id",
-                            (json_int_t)ans.grant_id));
+    code = gh_api_door(wsi, a.id, tname, (unsigned)port, "api", &ans, NULL);
     r = gh_http_json(wsi, pss, 200,
                      json_pack("{s:s, s:I, s:I}", "decision", code, "grant_id",
                                (json_int_t)ans.grant_id, "expires",
@@ -552,7 +567,7 @@ out:
 
 /* A query argument into buf (NULL when absent or empty); one that does
  * not fit sets *bad, so a filter is never silently dropped. */
-static const char *
+const char *
 gh_api_arg(struct lws *wsi, const char *name, char *buf, size_t len, bool *bad)
 {
     bool too_long;
@@ -741,6 +756,9 @@ gh_api_route(struct lws *wsi, struct gh_http_pss *pss, bool get, bool post,
         return gh_api_list(wsi, pss);
     if (strcmp(uri, "/api/v1/decide") == 0 && get)
         return gh_api_decide(wsi, pss);
+    if (strncmp(uri, "/api/v1/sessions", 16) == 0 ||
+        strncmp(uri, "/api/v1/recordings", 18) == 0)
+        return gh_api_session_route(wsi, pss, get, post, uri);
     if (strncmp(uri, "/api/v1/requests/", 17) == 0 && (get || post))
         return gh_api_request_one(wsi, pss);
     if (strcmp(uri, "/api/v1/grants") == 0 && post)

@@ -17,6 +17,23 @@
 
 #include "http.h"
 
+struct gh_identity;
+struct gh_target;
+struct gh_policy_answer;
+
+/*
+ * The door of every connect path: is the target visible to who, is port
+ * one it declares, does a grant allow who from this peer now? Audits the
+ * answer (jit.decide, with via = "api", "connect" or "tunnel"). Returns
+ * the decision code ("allow", "no_grant", ..., "unknown_target",
+ * "port_not_declared", "error"); *ans is filled, *target (may be NULL)
+ * is the target when allowed.
+ */
+const char *gh_api_door(struct lws *wsi, const struct gh_identity *who,
+                        const char *tname, unsigned port, const char *via,
+                        struct gh_policy_answer *ans,
+                        const struct gh_target **target);
+
 /* Serve an /api/v1/ path, or GH_AUTH_NOT_MINE. */
 int gh_api_route(struct lws *wsi, struct gh_http_pss *pss, bool get, bool post,
                  const char *uri);

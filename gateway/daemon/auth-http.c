@@ -462,9 +462,14 @@ gh_auth_jwks_ready(void *ctx)
     gh_http_wake(wsi);
 }
 
-int
-gh_auth_identify(struct lws *wsi, struct gh_http_pss *pss,
-                 gh_http_resume_fn resume, struct gh_auth *a, int *ret)
+/*
+ * The identification both the HTTP and the WebSocket paths share: cookie,
+ * then bearer token. may_wait lets an unknown kid ask for a JWKS refresh
+ * (GH_AUTH_WAIT). On GH_AUTH_REFUSED *code and *msg say why (static).
+ */
+enum gh_auth_outcome
+gh_auth_check(struct lws *wsi, bool may_wait, struct gh_auth *a,
+              const char **code, const char **msg)
 {
     struct gh_gateway *gw = gh_auth_gw(wsi);
     struct gh_jwt_info info;
@@ -476,42 +481,70 @@ gh_auth_identify(struct lws *wsi, struct gh_http_pss *pss,
     int len;
 
     memset(a, 0, sizeof(*a));
+    *code = "idp_unavailable";
+    *msg = gh_oidc_unavailable(gw->oidc);
+    if (*msg == NULL)
+        *msg = "sign-in is not available";
     a->id = gh_auth_from_cookie(wsi, &exp_ms, &had_cookie);
     if (a->id != NULL) {
         a->via = "session";
         a->expires = exp_ms / 1000;
-        return 1;
+        return GH_AUTH_OK;
     }
     len = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
     if (len <= 0) {
         if (gh_oidc_unavailable(gw->oidc) != NULL)
-            *ret = gh_auth_unavailable(wsi, pss, 401);
-        else
-            *ret = gh_http_error(
-                wsi, pss, 401,
-                had_cookie ? "session_expired" : "unauthenticated",
-                had_cookie ? "your session has ended; sign in again"
-                           : "sign in, or send a bearer token");
-        return 0;
+            return GH_AUTH_UNAVAILABLE;
+        *code = had_cookie ? "session_expired" : "unauthenticated";
+        *msg = had_cookie ? "your session has ended; sign in again"
+                          : "sign in, or send a bearer token";
+        return GH_AUTH_REFUSED;
     }
     auth = gh_alloc((size_t)len + 1, 1);
     if (lws_hdr_copy(wsi, auth, len + 1, WSI_TOKEN_HTTP_AUTHORIZATION) != len ||
         strncasecmp(auth, "Bearer ", 7) != 0) {
         gh_freezero(auth, (size_t)len);
-        *ret = gh_http_error(wsi, pss, 401, "unauthenticated",
-                             "Authorization must be Bearer <token>");
-        return 0;
+        *code = "unauthenticated";
+        *msg = "Authorization must be Bearer <token>";
+        return GH_AUTH_REFUSED;
     }
     v = gh_oidc_check_bearer(gw->oidc, auth + 7, (size_t)len - 7,
-                             gh_auth_now_ms() / 1000, !pss->retried, &a->id,
-                             &why, &info);
+                             gh_auth_now_ms() / 1000, may_wait, &a->id, &why,
+                             &info);
     gh_freezero(auth, (size_t)len);
     switch (v) {
     case GH_OIDC_ACCEPT:
         a->via = "bearer";
         a->expires = a->id->expires;
-        return 1;
+        return GH_AUTH_OK;
     case GH_OIDC_WAIT:
+        return GH_AUTH_WAIT;
+    case GH_OIDC_UNAVAILABLE:
+        return GH_AUTH_UNAVAILABLE;
+    case GH_OIDC_REFUSE:
+    default:
+        gh_auth_audit(wsi, info.sub[0] ? info.sub : "-", "auth.token", "denied",
+                      gh_auth_token_detail(why, &info));
+        gh_info("auth", "msg=\"token refused\" reason=%s iss=%s sub=%s kid=%s",
+                gh_jwt_reason_code(why), gh_q(info.iss), gh_q(info.sub),
+                gh_q(info.kid));
+        *code = gh_jwt_reason_code(why);
+        *msg = "the bearer token was refused";
+        return GH_AUTH_REFUSED;
+    }
+}
+
+int
+gh_auth_identify(struct lws *wsi, struct gh_http_pss *pss,
+                 gh_http_resume_fn resume, struct gh_auth *a, int *ret)
+{
+    struct gh_gateway *gw = gh_auth_gw(wsi);
+    const char *code, *msg;
+
+    switch (gh_auth_check(wsi, !pss->retried, a, &code, &msg)) {
+    case GH_AUTH_OK:
+        return 1;
+    case GH_AUTH_WAIT:
         pss->retried = true;
         if (gh_oidc_when_jwks(gw->oidc, gh_auth_jwks_ready, wsi) != 0) {
             *ret = gh_auth_unavailable(wsi, pss, 503);
@@ -520,18 +553,12 @@ gh_auth_identify(struct lws *wsi, struct gh_http_pss *pss,
         pss->waiting_jwks = true;
         *ret = gh_http_defer(wsi, pss, resume);
         return 0;
-    case GH_OIDC_UNAVAILABLE:
+    case GH_AUTH_UNAVAILABLE:
         *ret = gh_auth_unavailable(wsi, pss, 401);
         return 0;
-    case GH_OIDC_REFUSE:
+    case GH_AUTH_REFUSED:
     default:
-        gh_auth_audit(wsi, info.sub[0] ? info.sub : "-", "auth.token", "denied",
-                      gh_auth_token_detail(why, &info));
-        gh_info("auth", "msg=\"token refused\" reason=%s iss=%s sub=%s kid=%s",
-                gh_jwt_reason_code(why), gh_q(info.iss), gh_q(info.sub),
-                gh_q(info.kid));
-        *ret = gh_http_error(wsi, pss, 401, gh_jwt_reason_code(why),
-                             "the bearer token was refused");
+        *ret = gh_http_error(wsi, pss, 401, code, msg);
         return 0;
     }
 }
@@ -549,6 +576,31 @@ gh_auth_me(struct lws *wsi, struct gh_http_pss *pss)
     json_object_set_new(j, "auth", json_string(a.via));
     json_object_set_new(j, "expires", json_integer(a.expires));
     gh_identity_free(a.id);
+    return gh_http_json(wsi, pss, 200, j);
+}
+
+/*
+ * GET /api/v1/auth/cli: how a CLI signs in, so that gatehousectl and
+ * gatehouse need only the gateway's URL. Unauthenticated: it tells nothing
+ * the IdP's own discovery does not (the CLI client is public).
+ */
+static int
+gh_auth_cli_info(struct lws *wsi, struct gh_http_pss *pss)
+{
+    const struct gh_config *cfg = gh_auth_gw(wsi)->cfg;
+    json_t *j;
+
+    if (cfg->oidc_issuer[0] == '\0')
+        return gh_http_error(wsi, pss, 503, "idp_unavailable",
+                             "sign-in is not configured on this gateway "
+                             "(oidc.issuer is empty)");
+    j = json_pack("{s:s, s:s, s:s, s:s}", "issuer", cfg->oidc_issuer,
+                  "client_id", cfg->oidc_cli_client_id, "audience",
+                  cfg->oidc_audience, "scopes", cfg->oidc_scopes);
+    if (j == NULL)
+        return gh_http_error(wsi, pss, 500, "internal", "out of memory");
+    if (cfg->oidc_cli_resource[0] != '\0')
+        json_object_set_new(j, "resource", json_string(cfg->oidc_cli_resource));
     return gh_http_json(wsi, pss, 200, j);
 }
 
@@ -630,6 +682,10 @@ gh_auth_http_route(struct lws *wsi, struct gh_http_pss *pss, const char *method,
         return gh_auth_logout(wsi, pss);
     if (strcmp(uri, "/api/v1/me") == 0 && get)
         return gh_auth_me(wsi, pss);
+    if (strcmp(uri, "/api/v1/auth/cli") == 0)
+        return get ? gh_auth_cli_info(wsi, pss)
+                   : gh_http_error(wsi, pss, 405, "method_not_allowed",
+                                   "GET only");
     if (strncmp(uri, "/api/v1/", 8) == 0) {
         int r = gh_api_route(wsi, pss, get, post, uri);
 

@@ -4,6 +4,7 @@
  *   GET  /auth/callback                  finish it, create the session
  *   POST /auth/logout                    end the session
  *   GET  /api/v1/me                      who am I (cookie or bearer)
+ *   GET  /api/v1/auth/cli                how CLIs sign in (no auth)
  * Event loop thread only.
  */
 #ifndef GATEHOUSE_DAEMON_AUTH_HTTP_H
@@ -52,6 +53,20 @@ struct gh_auth {
  */
 int gh_auth_identify(struct lws *wsi, struct gh_http_pss *pss,
                      gh_http_resume_fn resume, struct gh_auth *a, int *ret);
+
+enum gh_auth_outcome {
+    GH_AUTH_OK,         /* *a filled */
+    GH_AUTH_REFUSED,    /* *code, *msg say why */
+    GH_AUTH_WAIT,       /* an unknown kid: a JWKS refresh may help */
+    GH_AUTH_UNAVAILABLE /* no IdP (code idp_unavailable) */
+};
+
+/* The check under gh_auth_identify, for callers that are not HTTP
+ * responses (the WebSocket handshake): never defers unless may_wait.
+ * *code and *msg are static text. */
+enum gh_auth_outcome gh_auth_check(struct lws *wsi, bool may_wait,
+                                   struct gh_auth *a, const char **code,
+                                   const char **msg);
 
 /* CSRF check for a state-changing call: bearer requests pass; cookie
  * requests need our Origin and a JSON content type. a may be NULL. */

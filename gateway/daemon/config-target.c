@@ -13,12 +13,17 @@
  *   max_duration = 28800           ; seconds, at most 86400
  *   reason_required = yes
  *   recording_required = yes
+ *   ssh_port = 22                  ; the port browser SSH sessions use
+ *   idle_timeout = 1800            ; seconds without input or output
+ *   record_input = no              ; keystrokes in recordings (passwords!)
+ *   owner_playback = no            ; users may play their own recordings
  */
 #include "config-target.h"
 
 #include "gatehouse/err.h"
 #include "gatehouse/log.h"
 #include "gatehouse/mem.h"
+#include "gatehouse/policy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,9 +31,11 @@
 
 /* Keys of a target section, in dump order. */
 static const char *const gh_tkeys[] = {
-    "address",      "ports",           "host_key",
-    "requesters",   "approvers",       "auto_approve",
-    "max_duration", "reason_required", "recording_required"};
+    "address",       "ports",           "host_key",
+    "requesters",    "approvers",       "auto_approve",
+    "max_duration",  "reason_required", "recording_required",
+    "ssh_port",      "idle_timeout",    "record_input",
+    "owner_playback"};
 #define GH_TKEYS (sizeof(gh_tkeys) / sizeof(gh_tkeys[0]))
 
 struct gh_target_set_entry {
@@ -77,6 +84,8 @@ gh_target_new(const char *name)
     t->max_duration = GH_GRANT_DEFAULT_MAX_S;
     t->reason_required = 1;
     t->recording_required = 1;
+    t->ssh_port = 22;
+    t->idle_timeout = GH_IDLE_DEFAULT_S;
     return t;
 }
 
@@ -218,13 +227,31 @@ gh_target_parse_key(struct gh_target_parse *tp, const char *section,
         }
         t->max_duration = v;
         break;
-    default:
-        if (gh_target_bool(value, k == 7 ? &t->reason_required
-                                         : &t->recording_required) != 0) {
+    case 9:
+    case 10: {
+        long lo = k == 9 ? 1 : 60, hi = k == 9 ? 65535 : GH_GRANT_HARD_CAP_S;
+
+        v = strtol(value, &end, 10);
+        if (*value == '\0' || *end != '\0' || v < lo || v > hi) {
+            snprintf(why, whylen, "%s is not a number from %ld to %ld",
+                     gh_q(value), lo, hi);
+            return GH_E_CONFIG;
+        }
+        *(k == 9 ? &t->ssh_port : &t->idle_timeout) = v;
+        break;
+    }
+    default: {
+        long *const flags[] = {&t->reason_required, &t->recording_required,
+                               &t->record_input, &t->owner_playback};
+
+        if (gh_target_bool(value, flags[k == 7   ? 0
+                                        : k == 8 ? 1
+                                                 : k - 9]) != 0) {
             snprintf(why, whylen, "%s is not yes or no", gh_q(value));
             return GH_E_CONFIG;
         }
         break;
+    }
     }
     return 0;
 }
@@ -243,6 +270,13 @@ gh_target_parse_finish(struct gh_target_parse *tp, const char *file, char *err,
                      "%s:%d: target %s: address and ports are "
                      "required",
                      file, e->first_line, e->t->name);
+            return GH_E_CONFIG;
+        }
+        if ((e->set & (1u << 9)) &&
+            !gh_policy_port_in(e->t->ports, (unsigned)e->t->ssh_port)) {
+            snprintf(err, errlen,
+                     "%s:%d: target %s: ssh_port %ld is not one of its ports",
+                     file, e->first_line, e->t->name, e->t->ssh_port);
             return GH_E_CONFIG;
         }
     }
@@ -279,11 +313,15 @@ gh_targets_dump(struct gh_target *const *v, size_t n, FILE *f)
                 "\n[target %s]\naddress = %s\nports = %s\nhost_key = %s\n"
                 "requesters = %s\napprovers = %s\nauto_approve = %s\n"
                 "max_duration = %ld\nreason_required = %s\n"
-                "recording_required = %s\n",
+                "recording_required = %s\nssh_port = %ld\n"
+                "idle_timeout = %ld\nrecord_input = %s\n"
+                "owner_playback = %s\n",
                 t->name, t->address, t->ports, t->host_key, t->requesters,
                 t->approvers, t->auto_approve, t->max_duration,
                 t->reason_required ? "yes" : "no",
-                t->recording_required ? "yes" : "no");
+                t->recording_required ? "yes" : "no", t->ssh_port,
+                t->idle_timeout, t->record_input ? "yes" : "no",
+                t->owner_playback ? "yes" : "no");
     }
 }
 

@@ -78,7 +78,16 @@ const struct gh_config_key gh_config_keys[] = {
      F(oidc_audience), "Required aud of bearer access tokens (CLIs)."},
     {"oidc", "scopes", GH_CFGT_STRING, GH_CFG_STARTUP,
      "openid email profile groups", 0, 0, F(oidc_scopes),
-     "Scopes asked for at browser sign-in."},
+     "Scopes asked for at sign-in (browser and CLIs)."},
+    {"oidc", "cli_client_id", GH_CFGT_STRING,
+     GH_CFG_STARTUP | GH_CFG_NONEMPTY, "gatehouse-cli", 0, 0,
+     F(oidc_cli_client_id),
+     "Public client (device authorization grant) the CLIs sign in with; "
+     "GET /api/v1/auth/cli tells them."},
+    {"oidc", "cli_resource", GH_CFGT_STRING, GH_CFG_STARTUP, "", 0, 0,
+     F(oidc_cli_resource),
+     "Resource indicator (RFC 8707, an absolute URI) the CLIs send so the "
+     "IdP issues access tokens for audience; empty = none sent."},
     {"oidc", "user_claim", GH_CFGT_STRING, GH_CFG_STARTUP | GH_CFG_NONEMPTY,
      "sub", 0, 0, F(oidc_user_claim), "Claim that is the user id."},
     {"oidc", "groups_claim", GH_CFGT_STRING, GH_CFG_STARTUP | GH_CFG_NONEMPTY,
@@ -109,6 +118,20 @@ const struct gh_config_key gh_config_keys[] = {
     {"jit", "pending_ttl", GH_CFGT_INT, GH_CFG_RELOADABLE, "3600", 1, 604800,
      F(jit_pending_ttl),
      "A request nobody decided within this many seconds expires."},
+    {"sessions", "worker", GH_CFGT_PATH, GH_CFG_STARTUP | GH_CFG_NONEMPTY,
+     GH_DEFAULT_WORKER, 0, 0, F(sessions_worker),
+     "The per-session worker program (gatehouse-worker)."},
+    {"sessions", "worker_user", GH_CFGT_STRING, GH_CFG_STARTUP, "nobody", 0,
+     0, F(sessions_worker_user),
+     "When gatehoused runs as root, workers run as this user."},
+    {"sessions", "max", GH_CFGT_INT, GH_CFG_RELOADABLE, "1000", 1, 100000,
+     F(sessions_max),
+     "Most live sessions at once: each costs a worker process (a few MiB), "
+     "so this bounds the gateway's memory."},
+    {"sessions", "recordings_dir", GH_CFGT_PATH, GH_CFG_STARTUP, "", 0, 0,
+     F(sessions_recordings_dir),
+     "Where recordings are written (mode 0700); empty = "
+     "data_dir/recordings."},
     {NULL, NULL, GH_CFGT_STRING, 0, NULL, 0, 0, 0, NULL},
 };
 /* clang-format on */

@@ -62,6 +62,8 @@ struct gh_config {
     char *oidc_client_secret_file;
     char *oidc_audience;
     char *oidc_scopes;
+    char *oidc_cli_client_id;
+    char *oidc_cli_resource;
     char *oidc_user_claim;
     char *oidc_groups_claim;
     long oidc_clock_skew;
@@ -74,6 +76,10 @@ struct gh_config {
     char *roles_auditor;
     char *roles_admin;
     long jit_pending_ttl;
+    char *sessions_worker;
+    char *sessions_worker_user;
+    long sessions_max;
+    char *sessions_recordings_dir;
     /* [target NAME] sections: reloadable as a whole (owned). */
     struct gh_target **targets;
     size_t ntargets;

@@ -17,6 +17,7 @@ struct gh_store;
 struct gh_fetch;
 struct gh_oidc;
 struct gh_logins;
+struct gh_broker;
 
 /* Length of the Strict-Transport-Security value buffer. */
 #define GH_HSTS_VALUE_MAX 64
@@ -35,6 +36,7 @@ struct gh_gateway {
     struct gh_fetch *fetch;   /* IdP requests off the loop (owned) */
     struct gh_oidc *oidc;     /* sign-in (owned) */
     struct gh_logins *logins; /* browser logins in progress (owned) */
+    struct gh_broker *broker; /* live remote sessions (owned) */
     struct gh_metrics metrics;
     char hsts_value[GH_HSTS_VALUE_MAX]; /* rebuilt on reload */
     volatile bool stopping;

@@ -18,9 +18,12 @@
 #include <sys/time.h>
 
 /* The Content-Security-Policy of every response: no inline script or
- * style, nothing from another origin, never framed. */
+ * style, nothing from another origin, never framed. 'wasm-unsafe-eval'
+ * lets same-origin scripts compile WebAssembly (the recordings player
+ * needs it); it allows no JavaScript eval and no inline script. */
 #define GH_CSP                                                                 \
-    "default-src 'self'; script-src 'self'; style-src 'self'; "                \
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "               \
+    "style-src 'self'; "                                                       \
     "img-src 'self' data:; connect-src 'self'; font-src 'self'; "              \
     "object-src 'none'; base-uri 'none'; form-action 'self'; "                 \
     "frame-ancestors 'none'"
@@ -244,6 +247,23 @@ gh_http_metrics(struct lws *wsi, struct gh_http_pss *pss)
                            len);
 }
 
+int
+gh_http_file(struct lws *wsi, const char *path, const char *mime)
+{
+    struct gh_gateway *gw = gh_http_gw(wsi);
+    int r;
+
+    gh_metrics_http(&gw->metrics, 200);
+    /* lws adds the vhost's security headers to the status line it sends.
+     * Returns < 0 on failure, > 0 when it finished (HEAD or empty file). */
+    r = lws_serve_http_file(wsi, path, mime, NULL, 0);
+    if (r < 0)
+        return -1;
+    if (r > 0 && lws_http_transaction_completed(wsi))
+        return -1;
+    return 0;
+}
+
 static int
 gh_http_static(struct lws *wsi, struct gh_http_pss *pss, const char *uri)
 {
@@ -254,16 +274,9 @@ gh_http_static(struct lws *wsi, struct gh_http_pss *pss, const char *uri)
     r = gh_static_resolve(gw->web_root_real, uri, &path);
     if (r != 0)
         return gh_http_error(wsi, pss, 404, "not_found", "no such page");
-    gh_metrics_http(&gw->metrics, 200);
-    /* lws adds the vhost's security headers to the status line it sends.
-     * Returns < 0 on failure, > 0 when it finished (HEAD or empty file). */
-    r = lws_serve_http_file(wsi, path, gh_static_mime(path), NULL, 0);
+    r = gh_http_file(wsi, path, gh_static_mime(path));
     free(path);
-    if (r < 0)
-        return -1;
-    if (r > 0 && lws_http_transaction_completed(wsi))
-        return -1;
-    return 0;
+    return r;
 }
 
 /* Which method the request used; NULL for one we do not serve. */
@@ -416,7 +429,9 @@ gh_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_HTTP:
         if (gh_http_gw(wsi)->stopping)
             return -1;
-        /* A decoded %00 would cut the path short: refuse it whole. */
+        /* A decoded %00 would cut the path short: refuse it whole. (Over
+         * HTTP/1.1 lws itself drops a connection whose path has a NUL
+         * inside; this catches what reaches us another way.) */
         if (in == NULL || strlen((const char *)in) != len)
             return gh_http_error(wsi, pss, 400, "bad_request",
                                  "malformed request path");

@@ -74,6 +74,10 @@ int gh_http_error(struct lws *wsi, struct gh_http_pss *pss, unsigned status,
 int gh_http_json(struct lws *wsi, struct gh_http_pss *pss, unsigned status,
                  json_t *j);
 
+/* Send the file at path (a path the gateway chose, never a user) as the
+ * response; returns like a route handler. */
+int gh_http_file(struct lws *wsi, const char *path, const char *mime);
+
 /* Defer: nothing is sent until gh_http_wake(wsi); then resume runs. */
 int gh_http_defer(struct lws *wsi, struct gh_http_pss *pss,
                   gh_http_resume_fn resume);

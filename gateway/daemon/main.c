@@ -7,6 +7,7 @@
 #include "config.h"
 #include "gateway.h"
 #include "notify.h"
+#include "broker.h"
 #include "server.h"
 #include "tls.h"
 
@@ -107,6 +108,7 @@ gh_gateway_reload(struct gh_gateway *gw)
     n = gh_config_apply_reload(gw->cfg, fresh);
     gh_config_free(fresh);
     gh_gateway_derive(gw);
+    gh_broker_reloaded(gw->broker);
     gw->metrics.reloads_total++;
     gh_info("config", "msg=\"reloaded\" changed=%d", n);
     gh_gateway_audit(gw, "config.reload", "ok", NULL);
@@ -164,6 +166,8 @@ gh_gateway_tick(struct gh_gateway *gw)
 
     if (gw->oidc != NULL)
         gh_oidc_tick(gw->oidc, now_ms / 1000);
+    if (gw->broker != NULL)
+        gh_broker_tick(gw->broker);
     /* Pending requests nobody decided in time expire (one indexed UPDATE
      * a second; nothing to do is the common case). */
     n = gh_store_requests_expire(
@@ -241,7 +245,10 @@ gh_gateway_close(struct gh_gateway *gw)
     /* The fetch thread wakes the loop: stop it before the loop goes. */
     gh_fetch_free(gw->fetch);
     gw->fetch = NULL;
+    gh_broker_shutdown(gw->broker);
     gh_server_stop(gw);
+    gh_broker_free(gw->broker);
+    gw->broker = NULL;
     gh_oidc_free(gw->oidc);
     gh_logins_free(gw->logins);
     gh_store_close(gw->store);
@@ -341,6 +348,8 @@ main(int argc, char **argv)
     gw.url = gh_config_url(gw.cfg, lws_get_vhost_listen_port(gw.vhost));
     if (gh_gateway_open_auth(&gw) != 0)
         goto out;
+    gw.broker = gh_broker_new(&gw);
+    gh_broker_recover(gw.broker);
     gh_gateway_audit(&gw, "gateway.start", "ok", NULL);
     gh_gateway_announce(&gw);
     gh_notify("READY=1");

@@ -146,6 +146,28 @@ gh_metrics_render(const struct gh_metrics *m, const char *version, char **out,
                    "gatehouse_config_reloads_total{result=\"error\"} %llu\n",
                    (unsigned long long)m->reloads_total,
                    (unsigned long long)m->reload_failures_total);
+    gh_mbuf_printf(&b,
+                   "# HELP gatehouse_sessions_live Remote sessions open now.\n"
+                   "# TYPE gatehouse_sessions_live gauge\n"
+                   "gatehouse_sessions_live %llu\n"
+                   "# HELP gatehouse_sessions_total Remote sessions started "
+                   "and ended since start.\n"
+                   "# TYPE gatehouse_sessions_total counter\n"
+                   "gatehouse_sessions_total{event=\"started\"} %llu\n"
+                   "gatehouse_sessions_total{event=\"ended\"} %llu\n",
+                   (unsigned long long)m->sessions_live,
+                   (unsigned long long)m->sessions_started_total,
+                   (unsigned long long)m->sessions_ended_total);
     *out = b.p;
     *len = b.len;
+}
+
+void
+gh_metrics_sessions(struct gh_metrics *m, unsigned live, const char *ended)
+{
+    m->sessions_live = live;
+    if (ended != NULL)
+        m->sessions_ended_total++;
+    else
+        m->sessions_started_total++;
 }

@@ -19,12 +19,20 @@ struct gh_metrics {
     uint64_t http_status[GH_METRICS_STATUS_MAX - GH_METRICS_STATUS_MIN + 1];
     uint64_t reloads_total;
     uint64_t reload_failures_total;
+    uint64_t sessions_live; /* gauge: remote sessions open now */
+    uint64_t sessions_started_total;
+    uint64_t sessions_ended_total;
 };
 
 void gh_metrics_init(struct gh_metrics *m);
 
 /* Count one HTTP response with this status (others are ignored). */
 void gh_metrics_http(struct gh_metrics *m, unsigned status);
+
+/* The broker's live session count changed: a session started (ended
+ * NULL) or ended (ended = its reason). */
+void gh_metrics_sessions(struct gh_metrics *m, unsigned live,
+                         const char *ended);
 
 /*
  * Render every metric into a new buffer (*out, caller frees, *len bytes).

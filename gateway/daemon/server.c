@@ -3,6 +3,8 @@
 #include "http.h"
 #include "notify.h"
 
+#include "broker.h"
+
 #include "gatehouse/err.h"
 #include "gatehouse/log.h"
 #include "gatehouse/mem.h"
@@ -90,15 +92,22 @@ gh_server_signal_cb(struct lws *wsi, enum lws_callback_reasons reason,
         gw->stopping = true;
         lws_cancel_service(lws_get_context(wsi));
         break;
+    case SIGCHLD:
+        gh_broker_reap(gw->broker);
+        break;
     default:
         break;
     }
     return 0;
 }
 
-static const struct lws_protocols gh_protocols[] = {
+/* Filled at start: lws wants one array, and two entries come from the
+ * broker's files. */
+static struct lws_protocols gh_protocols[] = {
     {"http", gh_http_callback, sizeof(struct gh_http_pss), 0, 0, NULL, 0},
     {"gh-signal", gh_server_signal_cb, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0}, /* gh_broker_ws_protocol */
+    {NULL, NULL, 0, 0, 0, NULL, 0}, /* gh_broker_link_protocol */
     {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 int
@@ -111,6 +120,7 @@ gh_server_block_signals(void)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD);
     if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
         return GH_E_INTERNAL;
     return 0;
@@ -149,6 +159,7 @@ gh_server_adopt_signals(struct gh_gateway *gw)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD); /* workers ending */
     sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sfd < 0) {
         gh_error("daemon", "msg=\"signalfd failed\" err=%s",
@@ -173,6 +184,8 @@ gh_server_start(struct gh_gateway *gw)
     const struct gh_config *cfg = gw->cfg;
 
     lws_set_log_level(LLL_ERR | LLL_WARN, gh_server_lws_log);
+    gh_protocols[2] = gh_broker_ws_protocol;
+    gh_protocols[3] = gh_broker_link_protocol;
 
     memset(&info, 0, sizeof(info));
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
@@ -203,6 +216,11 @@ gh_server_start(struct gh_gateway *gw)
     info.ssl_options_set =
         (long)(SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1);
     info.headers = gh_http_security_headers(gw);
+    /* HTTP/1.1 only: lws 4.1.6 advertises WebSockets over HTTP/2 (RFC
+     * 8441, with no API to withhold it), and Chromium's session
+     * WebSockets over it stall for about a minute before the first frame
+     * (docs/ARCHITECTURE.md, "Departures"). Over HTTP/1.1 they work. */
+    info.alpn = "http/1.1";
     info.server_string = "Gatehouse";
     info.keepalive_timeout = 60;
     info.timeout_secs = 20;

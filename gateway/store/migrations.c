@@ -84,6 +84,46 @@ const struct gh_migration gh_migrations[] = {
      "  WHERE revoked_ms IS NULL;"
      "CREATE INDEX grants_expiry ON grants(expires_ms) "
      "  WHERE revoked_ms IS NULL;"},
+    {"remote sessions and recordings",
+     /* A session row is written when the decision allowed it and ended
+      * when it ends; a gateway that died leaves rows that the next start
+      * ends (reason gateway_restart). */
+     "CREATE TABLE remote_sessions ("
+     "  id         INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "  kind       TEXT NOT NULL CHECK (kind IN ('browser', 'tunnel')),"
+     "  protocol   TEXT NOT NULL,"
+     "  user_id    TEXT NOT NULL,"
+     "  target     TEXT NOT NULL,"
+     "  port       INTEGER NOT NULL,"
+     "  grant_id   INTEGER NOT NULL REFERENCES grants(id),"
+     "  source     TEXT NOT NULL,"
+     "  started_ms INTEGER NOT NULL,"
+     "  ended_ms   INTEGER,"
+     "  end_reason TEXT,"
+     "  bytes_in   INTEGER NOT NULL DEFAULT 0,"
+     "  bytes_out  INTEGER NOT NULL DEFAULT 0"
+     ") STRICT;"
+     "CREATE INDEX remote_sessions_live ON remote_sessions(id) "
+     "  WHERE ended_ms IS NULL;"
+     "CREATE INDEX remote_sessions_user ON remote_sessions(user_id, id);"
+     "CREATE TABLE recordings ("
+     "  id         INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "  session_id INTEGER NOT NULL UNIQUE REFERENCES remote_sessions(id),"
+     "  user_id    TEXT NOT NULL,"
+     "  target     TEXT NOT NULL,"
+     "  grant_id   INTEGER NOT NULL,"
+     "  file       TEXT NOT NULL UNIQUE,"
+     "  cols       INTEGER NOT NULL,"
+     "  rows       INTEGER NOT NULL,"
+     "  started_ms INTEGER NOT NULL,"
+     "  ended_ms   INTEGER,"
+     "  size       INTEGER NOT NULL DEFAULT 0,"
+     "  sha256     TEXT,"
+     "  state      TEXT NOT NULL CHECK (state IN ('recording', 'complete',"
+     "               'truncated'))"
+     ") STRICT;"
+     "CREATE INDEX recordings_user ON recordings(user_id, started_ms);"
+     "CREATE INDEX recordings_started ON recordings(started_ms);"},
 };
 
 const size_t gh_migrations_count =

@@ -217,4 +217,78 @@ int gh_store_grants_live(struct gh_store *st, const char *user,
                          int (*fn)(const struct gh_grant *g, void *ctx),
                          void *ctx);
 
+/*
+ * Remote sessions (a browser terminal or a tunnel) and their recordings.
+ * Strings are borrowed on input; rows passed to list callbacks are valid
+ * only during the call; *_get results are freed with their free function.
+ */
+struct gh_remote_session {
+    int64_t id;
+    const char *kind;     /* "browser" or "tunnel" */
+    const char *protocol; /* "ssh", "rdp", "tcp" */
+    const char *user_id, *target;
+    unsigned port;
+    int64_t grant_id;
+    const char *source;
+    int64_t started_ms, ended_ms; /* ended 0 while live */
+    const char *end_reason;       /* NULL while live */
+    int64_t bytes_in, bytes_out;  /* browser -> VM, VM -> browser */
+    int64_t recording_id;         /* 0 = none */
+};
+
+int gh_store_remote_add(struct gh_store *st, const struct gh_remote_session *r,
+                        int64_t *id);
+/* End live session id. GH_E_NOTFOUND when it is not live. */
+int gh_store_remote_end(struct gh_store *st, int64_t id, int64_t now_ms,
+                        const char *reason, int64_t bytes_in,
+                        int64_t bytes_out);
+/* End every session still marked live (a start after a crash); returns
+ * how many, or < 0. */
+int gh_store_remote_end_all(struct gh_store *st, int64_t now_ms,
+                            const char *reason);
+int gh_store_remote_get(struct gh_store *st, int64_t id,
+                        struct gh_remote_session **out);
+void gh_remote_session_free(struct gh_remote_session *r);
+
+struct gh_remote_filter {
+    const char *user, *target;  /* NULL = any */
+    int live;                   /* only live ones */
+    int64_t since_ms, until_ms; /* started within; 0 = unbounded */
+    int64_t after_id;
+    int limit; /* 1..GH_LIST_MAX */
+};
+
+int gh_store_remote_list(struct gh_store *st, const struct gh_remote_filter *f,
+                         int (*fn)(const struct gh_remote_session *r,
+                                   void *ctx),
+                         void *ctx);
+
+struct gh_recording {
+    int64_t id, session_id;
+    const char *user_id, *target;
+    int64_t grant_id;
+    const char *file; /* name inside the recordings directory */
+    unsigned cols, rows;
+    int64_t started_ms, ended_ms;
+    int64_t size;
+    const char *sha256; /* hex; NULL while recording */
+    const char *state;  /* recording, complete, truncated */
+};
+
+int gh_store_recording_add(struct gh_store *st, const struct gh_recording *r,
+                           int64_t *id);
+/* Close recording id: state "complete" or "truncated". */
+int gh_store_recording_finish(struct gh_store *st, int64_t id, int64_t ended_ms,
+                              int64_t size, const char *sha256,
+                              const char *state);
+int gh_store_recording_get(struct gh_store *st, int64_t id,
+                           struct gh_recording **out);
+void gh_recording_free(struct gh_recording *r);
+/* Recordings by filter (user, target, since/until on started; live =
+ * only those still "recording"). */
+int gh_store_recording_list(struct gh_store *st,
+                            const struct gh_remote_filter *f,
+                            int (*fn)(const struct gh_recording *r, void *ctx),
+                            void *ctx);
+
 #endif

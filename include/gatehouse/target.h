@@ -17,6 +17,9 @@
 #define GH_GRANT_DEFAULT_MAX_S (8 * 3600)
 /* Longest target name: it appears in URLs, logs and tables. */
 #define GH_TARGET_NAME_MAX 64
+/* Default idle timeout of a session: no input or output for this long
+ * ends it (as Azure Bastion and most SSH bastions do). */
+#define GH_IDLE_DEFAULT_S (30 * 60)
 /* Longest request reason kept. */
 #define GH_REASON_MAX 1024
 
@@ -31,6 +34,10 @@ struct gh_target {
     long max_duration;  /* seconds, <= GH_GRANT_HARD_CAP_S */
     long reason_required;
     long recording_required;
+    long ssh_port;       /* port of browser SSH sessions (default 22) */
+    long idle_timeout;   /* seconds */
+    long record_input;   /* keystrokes in recordings */
+    long owner_playback; /* users may play their own recordings */
 };
 
 enum gh_rule {

@@ -16,6 +16,8 @@ export async function startGateway({ dir, args = [], binary = process.env.GATEHO
   if (!binary) throw new Error('GATEHOUSED is not set (ctest sets it)');
   fs.mkdirSync(dir, { recursive: true });
   const logPath = path.join(dir, 'gatehoused.log');
+  // A restart appends to the same log: look only at what this run writes.
+  const from = fs.existsSync(logPath) ? fs.statSync(logPath).size : 0;
   const log = fs.openSync(logPath, 'a');
   const fullArgs = args.some((a) => a.startsWith('server.port=')) ? args : ['-o', 'server.port=0', ...args];
   const child = spawn(binary, fullArgs, { cwd: dir, stdio: ['ignore', log, log], env: { ...process.env, ...env } });
@@ -29,7 +31,7 @@ export async function startGateway({ dir, args = [], binary = process.env.GATEHO
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let line;
   while (!line) {
-    const text = fs.readFileSync(logPath, 'utf8');
+    const text = fs.readFileSync(logPath).subarray(from).toString('utf8');
     line = text.split('\n').find((l) => l.includes('msg="Gatehouse is ready"'));
     if (line) break;
     if (exited || Date.now() > deadline) {

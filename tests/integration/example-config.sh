@@ -19,6 +19,7 @@ while IFS= read -r line; do
   name=${line%% = *}
   value=${line#* = }
   [ "$section/$name" = "[server]/web_root" ] && value=web
+  [ "$section/$name" = "[sessions]/worker" ] && value=gatehouse-worker
   # The line "# name = value" (or "# name =" for empty) must follow the
   # section header in the example.
   want="# $name =${value:+ $value}"

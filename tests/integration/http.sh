@@ -47,8 +47,13 @@ for p in "/../outside.txt" "/%2e%2e/outside.txt" "/js/../../outside.txt" \
   if grep -q -e secret -e root-only "$GH_TMP/body" 2>/dev/null; then code="LEAK $code"; fi
   check_eq "not served: $p" 404 "$code"
 done
-check_eq "a NUL in the path is refused" 400 \
-  "$(gh_curl /%00 --path-as-is -o /dev/null -w '%{http_code}')"
+# A decoded NUL must never cut a path short ("/index.html%00.x" served as
+# /index.html): over HTTP/1.1 lws drops such a connection (no status, 000);
+# the gateway's own check answers 400 where one gets through.
+for p in "/index.html%00.x" "/js/app.js%00" "/a%00/../index.html"; do
+  code=$(gh_curl "$p" --path-as-is -o /dev/null -w '%{http_code}')
+  check "a NUL in the path is refused: $p ($code)" test "$code" = 400 -o "$code" = 000
+done
 
 # TLS: 1.2 and 1.3 yes, 1.1 no, a non-forward-secret suite no.
 check_eq "TLS 1.3" 200 "$(gh_curl /healthz --tlsv1.3 -o /dev/null -w '%{http_code}')"
@@ -56,7 +61,9 @@ check_eq "TLS 1.2" 200 "$(gh_curl /healthz --tlsv1.2 --tls-max 1.2 -o /dev/null 
 check "TLS 1.1 refused" bash -c "! openssl s_client -connect 127.0.0.1:$GH_PORT -tls1_1 </dev/null >/dev/null 2>&1"
 check "RSA key exchange suite refused" bash -c \
   "! openssl s_client -connect 127.0.0.1:$GH_PORT -tls1_2 -cipher AES128-SHA </dev/null >/dev/null 2>&1"
-check_eq "HTTP/2 via ALPN" 2 "$(gh_curl /healthz --http2 -o /dev/null -w '%{http_version}')"
+# HTTP/1.1 only, on purpose (docs/ARCHITECTURE.md: WebSockets over HTTP/2
+# in lws 4.1.6 stall); a client asking for HTTP/2 gets HTTP/1.1.
+check_eq "HTTP/1.1 even when HTTP/2 is offered" 1.1 "$(gh_curl /healthz --http2 -o /dev/null -w '%{http_version}')"
 check_eq "HTTP/1.1" 1.1 "$(gh_curl /healthz --http1.1 -o /dev/null -w '%{http_version}')"
 
 # No WebSocket endpoint exists yet: every upgrade is refused, whatever

@@ -33,6 +33,7 @@ async function showMe() {
     $('who').hidden = false;
     $('logout').hidden = false;
     $('access-link').hidden = false;
+    $('recordings-link').hidden = false;
     $('me-user').textContent = me.user_id;
     $('me-email').textContent = me.email || '—';
     $('me-roles').textContent = me.roles.length ? me.roles.join(', ') : 'none';

@@ -16,6 +16,9 @@
 #define GH_CTL_EXIT_OK    0
 #define GH_CTL_EXIT_FAIL  1
 #define GH_CTL_EXIT_USAGE 2
+/* Sign-in needed or refused: not logged in, the login expired and cannot
+ * be refreshed, or the device approval was denied or ran out. */
+#define GH_CTL_EXIT_AUTH 3
 
 /* Options of the whole program (before the verb). */
 struct gh_ctl {
@@ -24,6 +27,7 @@ struct gh_ctl {
     const char *token_file; /* --token-file */
     const char *pin_arg;    /* --insecure-pin */
     int json;               /* --json: the server's JSON, pretty */
+    int token_cached;       /* the token came from the token cache */
 };
 
 struct gh_ctl_verb {
@@ -38,6 +42,9 @@ struct gh_ctl_verb {
 struct gh_ctl_args {
     const char *state, *user, *target, *limit, *after, *duration, *reason;
     const char *since, *action, *port;
+    /* sessions and recordings (verbs-session.c) */
+    const char *until, *output, *speed, *idle_cap;
+    int force;
     int live;
     int npos;
     char *pos[4];
@@ -57,7 +64,19 @@ enum {
     GH_OPT_LIVE,
     GH_OPT_SINCE,
     GH_OPT_ACTION,
-    GH_OPT_PORT
+    GH_OPT_PORT,
+    /* sessions and recordings (verbs-session.c) */
+    GH_OPT_UNTIL,
+    GH_OPT_FORCE,
+    GH_OPT_SPEED,
+    GH_OPT_IDLE_CAP,
+    /* login, logout, status (verbs-login.c): the global options that
+     * say which gateway and how to trust it may follow these verbs */
+    GH_OPT_SERVER,
+    GH_OPT_CA_FILE,
+    GH_OPT_PIN,
+    GH_OPT_INSECURE = 'k', /* also -k */
+    GH_OPT_OUTPUT = 'o'    /* also -o */
 };
 
 #define GH_NCOLS(a) (sizeof(a) / sizeof((a)[0]))
@@ -71,8 +90,15 @@ int gh_ctl_usage_error(const struct gh_ctl_verb *v, const char *what);
 int gh_ctl_begin(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
                  char **argv, const struct option *allowed, int want,
                  struct gh_ctl_args *a);
-/* Read the token and set up the connection; 0 or an exit status. */
+/* Read the token and set up the connection; 0 or an exit status. With
+ * neither --token-file nor GATEHOUSE_TOKEN the token comes from the token
+ * cache (gh_ctl_cached_token). */
 int gh_ctl_ready(struct gh_ctl *ctl);
+/* Check and set the server URL and TLS trust (no token); 0 or an exit
+ * status. server may differ from ctl->server_arg (taken from the cache). */
+int gh_ctl_connect(struct gh_ctl *ctl, const char *server);
+/* The only one of --ca-file, --insecure-pin and -k; else exit 2. */
+int gh_ctl_tls_once(struct gh_ctl *ctl, const struct gh_ctl_verb *v);
 /* Call the API; 0 with *out (new ref) on 2xx, else an exit status after
  * printing the refusal (msg404, when not NULL, replaces the message of a
  * 404 that names no API error). status may be NULL. */
@@ -101,5 +127,25 @@ int gh_ctl_audit_list(struct gh_ctl *, const struct gh_ctl_verb *, int,
 int gh_ctl_targets(struct gh_ctl *, const struct gh_ctl_verb *, int, char **);
 int gh_ctl_decide(struct gh_ctl *, const struct gh_ctl_verb *, int, char **);
 int gh_ctl_whoami(struct gh_ctl *, const struct gh_ctl_verb *, int, char **);
+
+/* Sign-in and the token cache (verbs-login.c). */
+int gh_ctl_cached_token(struct gh_ctl *ctl);
+int gh_ctl_login(struct gh_ctl *, const struct gh_ctl_verb *, int, char **);
+int gh_ctl_logout(struct gh_ctl *, const struct gh_ctl_verb *, int, char **);
+int gh_ctl_status(struct gh_ctl *, const struct gh_ctl_verb *, int, char **);
+
+/* Sessions and recordings (verbs-session.c). */
+int gh_ctl_sessions_list(struct gh_ctl *, const struct gh_ctl_verb *, int,
+                         char **);
+int gh_ctl_sessions_kill(struct gh_ctl *, const struct gh_ctl_verb *, int,
+                         char **);
+int gh_ctl_recordings_list(struct gh_ctl *, const struct gh_ctl_verb *, int,
+                           char **);
+int gh_ctl_recordings_show(struct gh_ctl *, const struct gh_ctl_verb *, int,
+                           char **);
+int gh_ctl_recordings_download(struct gh_ctl *, const struct gh_ctl_verb *, int,
+                               char **);
+int gh_ctl_recordings_play(struct gh_ctl *, const struct gh_ctl_verb *, int,
+                           char **);
 
 #endif

@@ -1,10 +1,10 @@
 /* http.c - bounded libcurl requests to the gateway's JSON API. */
 #include "http.h"
+#include "cli-http.h"
 
 #include "gatehouse/err.h"
 #include "gatehouse/mem.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,62 +19,10 @@ struct gh_ctl_sink {
     int too_big;
 };
 
-/* True for a host that never leaves this machine. */
-static int
-gh_ctl_host_loopback(const char *host)
-{
-    struct in_addr a4;
-    struct in6_addr a6;
-    char *h;
-    size_t n;
-    int ok = 0;
-
-    if (strcasecmp(host, "localhost") == 0)
-        return 1;
-    /* curl gives IPv6 hosts in brackets. */
-    n = strlen(host);
-    if (n > 2 && host[0] == '[' && host[n - 1] == ']')
-        h = gh_strndup(host + 1, n - 2);
-    else
-        h = gh_strdup(host);
-    if (inet_pton(AF_INET, h, &a4) == 1)
-        ok = (ntohl(a4.s_addr) >> 24) == 127;
-    else if (inet_pton(AF_INET6, h, &a6) == 1)
-        ok = IN6_IS_ADDR_LOOPBACK(&a6);
-    free(h);
-    return ok;
-}
-
 int
 gh_ctl_url_check(const char *url, const char **why)
 {
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
-    int r = GH_E_INVAL;
-
-    *why = "not a valid URL";
-    if (u == NULL)
-        return GH_E_NOMEM;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-        goto out;
-    if (strcasecmp(scheme, "https") == 0) {
-        r = 0;
-    } else if (strcasecmp(scheme, "http") == 0) {
-        if (gh_ctl_host_loopback(host))
-            r = 0;
-        else
-            *why = "refusing to send a token over plain http to a host "
-                   "that is not loopback; use https://";
-    } else {
-        *why = "the server URL must start with https://";
-    }
-out:
-    curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(u);
-    return r;
+    return gh_cli_url_check(url, why);
 }
 
 int
@@ -142,6 +90,7 @@ gh_ctl_http_call(const struct gh_ctl_conn *c, const char *method,
                  const char *path, json_t *body, struct gh_ctl_resp *out)
 {
     struct gh_ctl_sink sink = {0};
+    struct gh_cli_tls tls;
     struct curl_slist *hdrs = NULL, *h;
     char *url = NULL, *auth = NULL, *payload = NULL;
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -157,13 +106,16 @@ gh_ctl_http_call(const struct gh_ctl_conn *c, const char *method,
         goto out;
     }
     url = gh_asprintf("%s%s", c->server, path);
-    auth = gh_asprintf("Authorization: Bearer %s", c->token);
-    h = curl_slist_append(hdrs, auth);
-    gh_freezero(auth, strlen(auth));
-    auth = NULL;
-    if (h == NULL)
-        abort();
-    hdrs = h;
+    /* No token: an unauthenticated call (GET /api/v1/auth/cli). */
+    if (c->token != NULL) {
+        auth = gh_asprintf("Authorization: Bearer %s", c->token);
+        h = curl_slist_append(hdrs, auth);
+        gh_freezero(auth, strlen(auth));
+        auth = NULL;
+        if (h == NULL)
+            abort();
+        hdrs = h;
+    }
     if ((h = curl_slist_append(hdrs, "Accept: application/json")) == NULL)
         abort();
     hdrs = h;
@@ -177,31 +129,18 @@ gh_ctl_http_call(const struct gh_ctl_conn *c, const char *method,
         hdrs = h;
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, payload);
     }
+    tls.ca_file = c->ca_file;
+    tls.pin = c->pin;
+    tls.insecure = c->insecure;
+    gh_cli_curl_setup(e, &tls);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "gatehousectl");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, GH_CTL_CONNECT_S);
     curl_easy_setopt(e, CURLOPT_TIMEOUT, GH_CTL_TOTAL_S);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)GH_CTL_BODY_MAX);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, gh_ctl_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-    if (c->ca_file != NULL)
-        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-    if (c->pin != NULL) {
-        /* The pin replaces CA and name checks: the key itself is known. */
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-        curl_easy_setopt(e, CURLOPT_PINNEDPUBLICKEY, c->pin);
-    } else if (c->insecure) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
 
     cc = curl_easy_perform(e);
     if (sink.too_big || cc == CURLE_FILESIZE_EXCEEDED) {

@@ -8,9 +8,12 @@
  *
  * Exit status: 0 done; 1 the server refused or failed (4xx/5xx) or the
  * network/TLS failed; 2 usage or local set-up error (bad flags, bad
- * duration, missing argument, unsafe token file, refused server URL).
+ * duration, missing argument, unsafe token file or cache, refused server
+ * URL); 3 sign-in needed or refused (not logged in, login expired, device
+ * approval denied or expired).
  */
 #include "ctl.h"
+#include "cli-http.h"
 
 #include "gatehouse/err.h"
 #include "gatehouse/mem.h"
@@ -32,7 +35,8 @@
 static const char gh_ctl_exit_help[] =
     "Exit status: 0 success; 1 the server refused or failed (HTTP 4xx/5xx)\n"
     "or a network/TLS error; 2 usage error (bad option, bad duration,\n"
-    "missing argument, unsafe token file, refused server URL).\n";
+    "missing argument, unsafe token file or cache, refused server URL);\n"
+    "3 not logged in, login expired, or sign-in denied or expired.\n";
 
 /* ---- messages ---- */
 
@@ -179,22 +183,34 @@ gh_ctl_pin_parse(const char *s, char **out)
     return 0;
 }
 
-/* Everything a verb needs before its first call; prints why not. */
 int
-gh_ctl_ready(struct gh_ctl *ctl)
+gh_ctl_tls_once(struct gh_ctl *ctl, const struct gh_ctl_verb *v)
 {
-    const char *why, *env;
-    size_t n;
-    int r;
+    if ((ctl->conn.ca_file != NULL) + (ctl->pin_arg != NULL) +
+            ctl->conn.insecure >
+        1)
+        return gh_ctl_usage_error(v, "use only one of --ca-file, "
+                                     "--insecure-pin and --insecure");
+    return 0;
+}
 
-    if (ctl->server_arg == NULL || *ctl->server_arg == '\0')
+/* The server URL and how to trust it; prints why not. */
+int
+gh_ctl_connect(struct gh_ctl *ctl, const char *server)
+{
+    const char *why;
+    size_t n;
+
+    if (server == NULL || *server == '\0')
         return gh_ctl_usage_error(NULL, "no server: use --server URL or set "
                                         "GATEHOUSE_SERVER");
-    if (gh_ctl_url_check(ctl->server_arg, &why) != 0) {
-        gh_ctl_err("%s: %s", ctl->server_arg, why);
+    if (gh_ctl_url_check(server, &why) != 0) {
+        gh_ctl_err("%s: %s", server, why);
         return GH_CTL_EXIT_USAGE;
     }
-    ctl->conn.server = gh_strdup(ctl->server_arg);
+    gh_free(ctl->conn.server);
+    gh_free(ctl->conn.pin);
+    ctl->conn.server = gh_strdup(server);
     n = strlen(ctl->conn.server);
     while (n > 0 && ctl->conn.server[n - 1] == '/')
         ctl->conn.server[--n] = '\0';
@@ -207,17 +223,31 @@ gh_ctl_ready(struct gh_ctl *ctl)
         fprintf(stderr, "gatehousectl: warning: --insecure: the server's "
                         "certificate is NOT checked; anyone on the path can "
                         "read your token\n");
+    return 0;
+}
+
+/* Everything a verb needs before its first call; prints why not. */
+int
+gh_ctl_ready(struct gh_ctl *ctl)
+{
+    const char *env = getenv("GATEHOUSE_TOKEN");
+    int r;
+
+    if (ctl->token_file == NULL && (env == NULL || *env == '\0')) {
+        /* An empty GATEHOUSE_TOKEN is as good as none. */
+        unsetenv("GATEHOUSE_TOKEN");
+        return gh_ctl_cached_token(ctl);
+    }
+    if ((r = gh_ctl_connect(ctl, ctl->server_arg)) != 0)
+        return r;
     if (ctl->token_file != NULL) {
         if ((r = gh_ctl_token_from_file(ctl->token_file, &ctl->conn.token)))
             return r;
-    } else if ((env = getenv("GATEHOUSE_TOKEN")) != NULL) {
+    } else {
         ctl->conn.token = gh_strdup(env);
         /* The environment string is ours to wipe; children never see it. */
         gh_wipe((char *)env, strlen(env));
         unsetenv("GATEHOUSE_TOKEN");
-    } else {
-        return gh_ctl_usage_error(NULL, "no token: use --token-file FILE or "
-                                        "set GATEHOUSE_TOKEN");
     }
     if (gh_ctl_token_check(ctl->conn.token) != 0) {
         gh_ctl_err("the access token is empty or holds spaces or control "
@@ -291,6 +321,10 @@ gh_ctl_api(struct gh_ctl *ctl, const char *method, const char *path,
     }
     if (resp.status < 200 || resp.status > 299) {
         gh_ctl_print_refusal(&resp);
+        if (resp.status == 401 && ctl->token_cached)
+            gh_ctl_err("the gateway refused your cached login: run "
+                       "gatehousectl login --server %s",
+                       ctl->conn.server);
         r = GH_CTL_EXIT_FAIL;
         goto out;
     }
@@ -359,7 +393,8 @@ gh_ctl_parse(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
              struct gh_ctl_args *a)
 {
     struct option opts[16];
-    size_t n = 0, i;
+    char shorts[32] = "h";
+    size_t n = 0, i, ns = 1;
     int c;
 
     memset(a, 0, sizeof(*a));
@@ -368,9 +403,19 @@ gh_ctl_parse(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
     for (i = 0; allowed != NULL && allowed[i].name != NULL && n < 15; i++)
         opts[n++] = allowed[i];
     opts[n] = (struct option){NULL, 0, NULL, 0};
+    /* An allowed option whose id is a letter also has that short form
+     * (-o for --output). */
+    for (i = 2; i < n && ns + 2 < sizeof(shorts); i++) {
+        if (opts[i].val < 'a' || opts[i].val > 'z')
+            continue;
+        shorts[ns++] = (char)opts[i].val;
+        if (opts[i].has_arg == required_argument)
+            shorts[ns++] = ':';
+    }
+    shorts[ns] = '\0';
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
         switch (c) {
         case GH_OPT_HELP:
             gh_ctl_verb_help(v);
@@ -415,6 +460,35 @@ gh_ctl_parse(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
         case GH_OPT_PORT:
             a->port = optarg;
             break;
+        /* sessions and recordings (verbs-session.c) */
+        case GH_OPT_UNTIL:
+            a->until = optarg;
+            break;
+        case GH_OPT_OUTPUT:
+            a->output = optarg;
+            break;
+        case GH_OPT_FORCE:
+            a->force = 1;
+            break;
+        case GH_OPT_SPEED:
+            a->speed = optarg;
+            break;
+        case GH_OPT_IDLE_CAP:
+            a->idle_cap = optarg;
+            break;
+        /* login, logout, status (verbs-login.c) */
+        case GH_OPT_SERVER:
+            ctl->server_arg = optarg;
+            break;
+        case GH_OPT_CA_FILE:
+            ctl->conn.ca_file = optarg;
+            break;
+        case GH_OPT_PIN:
+            ctl->pin_arg = optarg;
+            break;
+        case GH_OPT_INSECURE:
+            ctl->conn.insecure = 1;
+            break;
         case ':':
             return gh_ctl_usage_error(v, "an option is missing its value");
         default:
@@ -446,6 +520,25 @@ gh_ctl_begin(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
 /* ---- output columns ---- */
 
 static const struct gh_ctl_verb gh_ctl_verbs[] = {
+    /* Sign-in and the token cache (verbs-login.c). */
+    {"login", NULL,
+     "login --server URL [--ca-file FILE | --insecure-pin SHA256 | -k]",
+     "Sign in with your identity provider (OAuth device grant): open the\n"
+     "page shown, check the code, approve. The token set is kept in\n"
+     "$XDG_CONFIG_HOME/gatehouse/tokens.json (default ~/.config/gatehouse,\n"
+     "0600) and refreshed as needed by every later command that is given\n"
+     "neither --token-file nor GATEHOUSE_TOKEN. The identity provider's\n"
+     "certificate is checked against the system store, or against\n"
+     "GATEHOUSE_IDP_CA_FILE when set.\n",
+     gh_ctl_login},
+    {"logout", NULL, "logout [--server URL]",
+     "Forget the server's token set and revoke its refresh token at the\n"
+     "identity provider. The access token runs out on its own.\n",
+     gh_ctl_logout},
+    {"status", NULL, "status [--server URL]",
+     "Show the server, your user and roles and when the token expires\n"
+     "(never the token); every server in the cache without --server.\n",
+     gh_ctl_status},
     {"requests", "list",
      "requests list [--state S] [--user U] [--target T] [--limit N] "
      "[--after ID]",
@@ -490,6 +583,38 @@ static const struct gh_ctl_verb gh_ctl_verbs[] = {
      gh_ctl_decide},
     {"whoami", NULL, "whoami", "Show who the gateway thinks you are.\n",
      gh_ctl_whoami},
+    /* Sessions and recordings (verbs-session.c). */
+    {"sessions", "list",
+     "sessions list [--live] [--user U] [--target T] [--limit N] "
+     "[--after ID]",
+     "List remote sessions (browser terminals and tunnels): yours;\n"
+     "auditors and admins: all. --live only those running now.\n",
+     gh_ctl_sessions_list},
+    {"sessions", "kill", "sessions kill ID [--reason TEXT]",
+     "Admins: end a live session now; the user sees admin_kill.\n",
+     gh_ctl_sessions_kill},
+    {"recordings", "list",
+     "recordings list [--user U] [--target T] [--since WHEN] "
+     "[--until WHEN] [--limit N] [--after ID]",
+     "List session recordings you may see (auditors and admins: all).\n"
+     "--since and --until take a duration before now (1h), a date/time\n"
+     "or a unix time, and bound the session's start.\n",
+     gh_ctl_recordings_list},
+    {"recordings", "show", "recordings show ID",
+     "Show one recording's index entry: size, SHA-256, state.\n",
+     gh_ctl_recordings_show},
+    {"recordings", "download", "recordings download ID [-o FILE] [--force]",
+     "Download a recording (asciicast v2) to FILE (default\n"
+     "recording-ID.cast). It is written to a temporary file beside FILE,\n"
+     "checked against the size and SHA-256 of the gateway's index, and\n"
+     "only then renamed to FILE. An existing FILE is kept unless --force.\n",
+     gh_ctl_recordings_download},
+    {"recordings", "play", "recordings play ID [--speed N] [--idle-cap S]",
+     "Download a recording, check it against the index, and play it in\n"
+     "this terminal. --speed 2 plays twice as fast (0.01..1000);\n"
+     "--idle-cap 2 cuts every pause to at most 2 seconds (default: the\n"
+     "file's idle_time_limit, else none). Ctrl-C stops.\n",
+     gh_ctl_recordings_play},
 };
 
 static void
@@ -508,7 +633,9 @@ gh_ctl_help(FILE *f)
             "  --token-file FILE    file whose first line is your access "
             "token;\n"
             "                       must not be readable by group/others\n"
-            "                       (else env GATEHOUSE_TOKEN)\n"
+            "                       (else env GATEHOUSE_TOKEN, else the "
+            "token\n"
+            "                       cache of 'gatehousectl login')\n"
             "  --ca-file FILE       trust this CA (or self-signed cert) "
             "instead of\n"
             "                       the system store\n"
@@ -544,8 +671,11 @@ main(int argc, char **argv)
     size_t i;
     int c, r = GH_CTL_EXIT_USAGE, vi;
 
+    gh_cli_init("gatehousectl");
     memset(&ctl, 0, sizeof(ctl));
     ctl.server_arg = getenv("GATEHOUSE_SERVER");
+    if (ctl.server_arg != NULL && *ctl.server_arg == '\0')
+        ctl.server_arg = NULL;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+hk", o, NULL)) != -1) {
         switch (c) {
@@ -578,10 +708,8 @@ main(int argc, char **argv)
                                                    : "unknown option");
         }
     }
-    if ((ctl.conn.ca_file != NULL) + (ctl.pin_arg != NULL) + ctl.conn.insecure >
-        1)
-        return gh_ctl_usage_error(NULL, "use only one of --ca-file, "
-                                        "--insecure-pin and --insecure");
+    if ((r = gh_ctl_tls_once(&ctl, NULL)) != 0)
+        return r;
     if (optind >= argc)
         return gh_ctl_usage_error(NULL, "missing VERB");
     vi = optind;

@@ -1,0 +1,164 @@
+/* broker-priv.h - what the broker's files share (private). */
+#ifndef GATEHOUSE_BROKER_PRIV_H
+#define GATEHOUSE_BROKER_PRIV_H
+
+#include "broker.h"
+
+#include "gatehouse/frame.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* ---- queue.c: bytes waiting for one side ---- */
+
+struct gh_chunk {
+    struct gh_chunk *next;
+    size_t len;  /* bytes at p */
+    size_t off;  /* already written (byte streams) */
+    bool secret; /* wiped when freed (credentials) */
+    unsigned char *p;
+    unsigned char mem[]; /* headroom, then the bytes */
+};
+
+struct gh_queue {
+    struct gh_chunk *head, *tail;
+    size_t bytes; /* queued and not yet written */
+};
+
+/* Append a chunk of pre bytes of headroom, then a[0..alen) b[0..blen). */
+struct gh_chunk *gh_queue_push(struct gh_queue *q, size_t pre, const void *a,
+                               size_t alen, const void *b, size_t blen);
+/* Drop the head chunk. */
+void gh_queue_pop(struct gh_queue *q);
+void gh_queue_clear(struct gh_queue *q);
+
+/* ---- session.c ---- */
+
+enum gh_rs_state {
+    GH_RS_CONNECTING,  /* worker started, host key not checked yet */
+    GH_RS_CREDENTIALS, /* waiting for the browser's credential */
+    GH_RS_OPEN,        /* shell open */
+    GH_RS_ENDED
+};
+
+struct gh_cast;
+
+struct gh_rsess {
+    struct gh_rsess *next, *prev;
+    struct gh_broker *b;
+    int64_t id; /* remote_sessions row */
+    char *user, *target, *source, *protocol;
+    unsigned port;
+    int64_t grant_id, grant_expires_ms;
+    int64_t started_ms, last_active_ms;
+    long idle_timeout_s;
+    bool record_input, recording_required;
+    enum gh_rs_state state;
+    unsigned cols, rows;
+    /* the browser side (NULL once its connection is gone) */
+    struct lws *ws;
+    struct gh_queue to_browser;
+    bool ws_paused; /* browser input not read: the worker queue is full */
+    /* the worker side */
+    struct lws *link;
+    pid_t pid;          /* 0 once reaped */
+    int64_t kill_at_ms; /* SIGKILL the worker if alive then (0 = no) */
+    struct gh_queue to_worker;
+    struct gh_frame_rd rd;
+    bool link_paused;     /* worker output not read: the browser is slow */
+    bool link_close_sent; /* the worker was told to stop */
+    /* counters */
+    int64_t bytes_in, bytes_out;
+    /* the recording */
+    struct gh_cast *rec;
+    int64_t rec_id;
+    char *rec_file;
+    bool rec_failed;
+    /* how it ended */
+    const char *end_reason;
+};
+
+struct gh_broker {
+    struct gh_gateway *gw;
+    struct gh_rsess *head;
+    unsigned live;
+    bool shutting_down;
+    char *rec_dir; /* recordings directory (owned) */
+};
+
+/* Start a session for an allowed decision (ws.c calls it). On failure the
+ * browser has been told and NULL is returned. */
+struct gh_ws_pss;
+struct gh_rsess *gh_rsess_start(struct gh_broker *b, struct lws *wsi,
+                                struct gh_ws_pss *pss);
+
+/* End s with a reason code from docs/PROTOCOL.md and a message (may be
+ * NULL). flush: the browser gets the output still queued first. */
+void gh_rsess_end(struct gh_rsess *s, const char *reason, const char *message,
+                  bool flush);
+
+/* The browser sent frame f. */
+void gh_rsess_from_browser(struct gh_rsess *s, const struct gh_frame *f);
+/* The worker sent frame f. Returns non-zero when the session ended. */
+int gh_rsess_from_worker(struct gh_rsess *s, const struct gh_frame *f);
+
+/* Queue a frame toward the browser / the worker and ask to write. */
+void gh_rsess_to_browser(struct gh_rsess *s, uint8_t type, const void *p,
+                         size_t len);
+void gh_rsess_to_worker(struct gh_rsess *s, uint8_t type, const void *p,
+                        size_t len, bool secret);
+
+/* A side's connection closed. */
+void gh_rsess_ws_gone(struct gh_rsess *s);
+void gh_rsess_link_gone(struct gh_rsess *s);
+
+/* Free s if nothing refers to it any more. */
+void gh_rsess_maybe_free(struct gh_rsess *s);
+
+/* The WebSocket close code of a reason. */
+int gh_rsess_close_code(const char *reason);
+
+/* ---- ws.c ---- */
+
+/* Longest target name query argument kept. */
+#define GH_WS_ARG_MAX 128
+
+struct gh_ws_pss {
+    struct gh_rsess *s;
+    /* from the handshake */
+    struct gh_identity *who; /* owned until the session takes it */
+    const char *auth_code, *auth_msg;
+    char target[GH_WS_ARG_MAX];
+    char protocol[16];
+    unsigned cols, rows;
+    /* a message being received in fragments */
+    unsigned char *msg;
+    size_t msg_len;
+    /* closing: a CLOSE frame then the WebSocket close */
+    const char *close_reason;
+    char *close_frame; /* JSON of the CLOSE frame, owned */
+    bool close_frame_sent;
+};
+
+/* Send a CLOSE frame with reason and message, then close the WebSocket.
+ * flush: output already queued for the browser goes first. */
+void gh_ws_close(struct lws *wsi, const char *reason, const char *message,
+                 bool flush);
+
+/* ---- record.c ---- */
+
+/* Open s's recording; GH_E_* when it cannot be written. */
+int gh_record_open(struct gh_rsess *s);
+void gh_record_output(struct gh_rsess *s, const void *p, size_t len);
+void gh_record_input(struct gh_rsess *s, const void *p, size_t len);
+void gh_record_resize(struct gh_rsess *s, unsigned cols, unsigned rows);
+/* Write what is buffered; non-zero when writing failed. */
+int gh_record_flush(struct gh_rsess *s);
+void gh_record_close(struct gh_rsess *s);
+/* At start: measure recordings a crash left open. */
+void gh_record_recover(struct gh_broker *b);
+
+int64_t gh_broker_now_ms(void);
+
+#endif

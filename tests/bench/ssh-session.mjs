@@ -1,0 +1,263 @@
+// ssh-session.mjs - browser SSH path benchmarks, with the anchors run side
+// by side in the same run (../shared/BENCHMARKS.md). Prints figures, never
+// asserts. Needs root (an sshd target in a network namespace) and a build.
+//
+//   GATEHOUSED=build/release/gatehoused node tests/bench/ssh-session.mjs \
+//     [--mb 100] [--runs 5] [--echo 500] [--idle 100,1000]
+//
+// Figures:
+//  - output throughput: MB of terminal output (through a PTY on every path)
+//    through the gateway's WebSocket vs direct ssh -tt vs ssh -J through an
+//    OpenSSH bastion on loopback; median of runs, spread;
+//  - keystroke echo round trip: one byte in, its echo out (PTY echo),
+//    p50/p99, gateway vs direct ssh;
+//  - connect time: WebSocket open -> first shell output byte, vs ssh -tt
+//    start -> first output byte;
+//  - idle sessions: PSS of gatehoused + every worker, per session, at each N.
+// Every SSH hop uses aes128-gcm@openssh.com and curve25519-sha256.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startGateway } from '../harness/gateway.mjs';
+import { startIdp, loginAndGetTokens } from '../harness/idp/lib.mjs';
+import { openSession } from '../harness/session.mjs';
+import { upTarget } from '../harness/target.mjs';
+import { freePort, sleep } from '../harness/testkit.mjs';
+
+const arg = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : def;
+};
+const MB = Number(arg('mb', 100));
+const RUNS = Number(arg('runs', 5));
+const ECHOS = Number(arg('echo', 500));
+const IDLE = arg('idle', '100').split(',').map(Number);
+const CIPHER = ['-o', 'Ciphers=aes128-gcm@openssh.com', '-o', 'KexAlgorithms=curve25519-sha256'];
+
+const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const pct = (a, p) => [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(a.length * p))];
+const spread = (a) => `${Math.round((100 * (Math.max(...a) - Math.min(...a))) / median(a))}%`;
+const fmt = (x, d = 0) => x.toFixed(d);
+
+// Wait until the machine is quiet (< 8 % busy over 2 s), at most 30 s.
+async function quiet() {
+  const stat = () => fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+  for (let i = 0; i < 15; i++) {
+    const a = stat();
+    await sleep(2000);
+    const b = stat();
+    const d = b.map((x, k) => x - a[k]);
+    const total = d.reduce((x, y) => x + y, 0);
+    if ((total - d[3] - d[4]) / total < 0.08) return;
+  }
+}
+
+function pss(pid) {
+  try {
+    return Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))[1]);
+  } catch { return 0; }
+}
+function children(pid) {
+  const out = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+// An ssh -tt process; resolves when `bytes` of output arrived (or the
+// first byte, for connect time), returning elapsed ms.
+function sshRun(sshArgs, cmd, { bytes = 1, input } = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const p = spawn('ssh', [...sshArgs, cmd], { stdio: ['pipe', 'pipe', 'ignore'] });
+    let got = 0, done = false;
+    p.stdout.on('data', (d) => {
+      got += d.length;
+      if (!done && got >= bytes) {
+        done = true;
+        resolve(Number(process.hrtime.bigint() - t0) / 1e6);
+        p.kill();
+      }
+    });
+    p.on('exit', () => { if (!done) reject(new Error(`ssh ended after ${got} bytes`)); });
+    if (input) p.stdin.write(input);
+  });
+}
+
+// Echo round trips on an ssh -tt session: write one byte, wait for it.
+async function sshEcho(sshArgs, n) {
+  const p = spawn('ssh', [...sshArgs, 'stty -icanon; cat >/dev/null'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  let pending = null;
+  let buf = '';
+  p.stdout.on('data', (d) => {
+    buf += d.toString('latin1');
+    if (pending && buf.includes(pending.ch)) { const r = pending; pending = null; buf = ''; r.resolve(); }
+  });
+  await sleep(1500);
+  buf = '';
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const ch = String.fromCharCode(97 + (i % 26));
+    const t0 = process.hrtime.bigint();
+    await new Promise((resolve) => { pending = { ch, resolve }; p.stdin.write(ch); });
+    out.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  p.kill();
+  return out;
+}
+
+let idp, gw, vm, bastion;
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-bench-ssh-'));
+fs.chmodSync(tmp, 0o755);
+try {
+  vm = await upTarget({ dir: path.join(tmp, 'vm'), name: 'bench' });
+  const v = vm.env;
+  const port = await freePort();
+  const base = `https://127.0.0.1:${port}`;
+  process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+  idp = await startIdp({ stateDir: path.join(tmp, 'idp'), redirectUris: [`${base}/auth/callback`] });
+  const conf = path.join(tmp, 'gatehoused.conf');
+  fs.writeFileSync(conf, ['[target bench]', `address = ${v.GH_TARGET_ADDR}`, 'ports = 22',
+    `host_key = ${v.GH_TARGET_HOSTKEY_SHA256}`, 'auto_approve = gatehouse-users', 'reason_required = no',
+    'recording_required = yes', ''].join('\n'));
+  gw = await startGateway({
+    dir: path.join(tmp, 'gw'),
+    args: ['-c', conf, '-o', `server.port=${port}`, '-o', `oidc.issuer=${idp.issuer}`,
+      '-o', `oidc.client_secret_file=${idp.info.webClientSecretFile}`, '-o', 'sessions.max=5000',
+      '-o', 'server.max_connections=8000'],
+  });
+  for (let i = 0; i < 100 && (await fetch(`${base}/auth/login`, { redirect: 'manual' })).status !== 302; i++) await sleep(100);
+  const token = (await loginAndGetTokens(idp, { user: 'alice', redirectUri: `${base}/auth/callback` })).access_token;
+  await fetch(`${base}/api/v1/requests`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ target: 'bench', ports: '22', duration: 7200 }),
+  });
+  const key = fs.readFileSync(v.GH_TARGET_KEY, 'utf8');
+  const cred = { username: v.GH_TARGET_USER, private_key: key };
+
+  // The OpenSSH bastion for ssh -J: an sshd on loopback in this namespace.
+  const bport = await freePort();
+  const bdir = path.join(tmp, 'bastion');
+  fs.mkdirSync(bdir);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(bdir, 'hostkey')]);
+  fs.writeFileSync(path.join(bdir, 'sshd_config'), [
+    `Port ${bport}`, 'ListenAddress 127.0.0.1', `HostKey ${path.join(bdir, 'hostkey')}`, 'UsePAM no',
+    `PidFile ${path.join(bdir, 'pid')}`, `AllowUsers ${v.GH_TARGET_USER}`, 'PasswordAuthentication no',
+    'AllowTcpForwarding yes', 'X11Forwarding no', 'Ciphers aes128-gcm@openssh.com', 'KexAlgorithms curve25519-sha256', '',
+  ].join('\n'));
+  bastion = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(bdir, 'sshd_config')], { stdio: 'ignore' });
+  await sleep(500);
+  const direct = ['-F', '/dev/null', '-i', v.GH_TARGET_KEY, '-o', `UserKnownHostsFile=${v.GH_TARGET_KNOWN_HOSTS}`,
+    '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', ...CIPHER, '-tt'];
+  const jumpCfg = path.join(tmp, 'jump_config');
+  fs.writeFileSync(jumpCfg, [
+    'Host bastion', '  HostName 127.0.0.1', `  Port ${bport}`, `  User ${v.GH_TARGET_USER}`, `  IdentityFile ${v.GH_TARGET_KEY}`,
+    '  StrictHostKeyChecking no', '  UserKnownHostsFile /dev/null', '  BatchMode yes',
+    '  Ciphers aes128-gcm@openssh.com', '  KexAlgorithms curve25519-sha256', '',
+  ].join('\n'));
+  const jump = ['-F', jumpCfg, '-J', 'bastion', '-i', v.GH_TARGET_KEY, '-o', `UserKnownHostsFile=${v.GH_TARGET_KNOWN_HOSTS}`,
+    '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', ...CIPHER, '-tt'];
+  const dest = `${v.GH_TARGET_USER}@${v.GH_TARGET_ADDR}`;
+
+  const openShell = async (readOutput = true) => {
+    const s = openSession(base, { target: 'bench', token, readOutput });
+    await s.waitState('credentials', 30000);
+    s.credential(cred);
+    await s.waitState('open', 30000);
+    return s;
+  };
+  const bytes = MB * 1000 * 1000;
+  const flood = `stty raw -echo; head -c ${bytes} /dev/zero | tr '\\0' x`;
+
+  // ---- throughput ----
+  const res = { gw: [], direct: [], jump: [] };
+  for (let r = 0; r < RUNS; r++) {
+    await quiet();
+    const s = await openShell(false);
+    await sleep(300);
+    const start = s.outputBytes;
+    const t0 = process.hrtime.bigint();
+    s.input(`${flood}\r`);
+    await s.wait(() => s.outputBytes - start >= bytes, 'flood', 600000);
+    res.gw.push(bytes / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9));
+    s.ws.terminate();
+    res.direct.push(bytes / 1e6 / ((await sshRun([...direct, dest], flood, { bytes })) / 1000));
+    res.jump.push(bytes / 1e6 / ((await sshRun([...jump, dest], flood, { bytes })) / 1000));
+  }
+  const g = median(res.gw), d = median(res.direct), j = median(res.jump);
+  console.log(`ssh-output-${MB}MB  gatehouse=${fmt(g)}MB/s  direct=${fmt(d)}MB/s  ssh-J=${fmt(j)}MB/s  ` +
+    `vs-direct=${fmt(g / d, 2)}x  vs-J=${fmt(g / j, 2)}x  (${RUNS} runs, spread gw ${spread(res.gw)} direct ${spread(res.direct)} J ${spread(res.jump)})`);
+
+  // ---- echo round trip ----
+  await quiet();
+  {
+    const s = await openShell();
+    s.input('stty -icanon; cat >/dev/null\r');
+    await sleep(1500);
+    const lat = [];
+    for (let i = 0; i < ECHOS; i++) {
+      const ch = String.fromCharCode(97 + (i % 26));
+      const before = s.outputBytes;
+      const t0 = process.hrtime.bigint();
+      s.input(ch);
+      await s.wait(() => s.outputBytes > before, 'echo', 5000);
+      lat.push(Number(process.hrtime.bigint() - t0) / 1000);
+    }
+    s.ws.terminate();
+    const dl = await sshEcho([...direct, dest], ECHOS);
+    console.log(`echo-rtt  gatehouse p50=${fmt(pct(lat, 0.5))}us p99=${fmt(pct(lat, 0.99))}us  ` +
+      `direct p50=${fmt(pct(dl, 0.5))}us p99=${fmt(pct(dl, 0.99))}us  ` +
+      `added p50=${fmt(pct(lat, 0.5) - pct(dl, 0.5))}us p99=${fmt(pct(lat, 0.99) - pct(dl, 0.99))}us  (${ECHOS} keystrokes)`);
+  }
+
+  // ---- connect time ----
+  await quiet();
+  {
+    const gc = [], dc = [];
+    for (let r = 0; r < RUNS; r++) {
+      const t0 = process.hrtime.bigint();
+      const s = openSession(base, { target: 'bench', token });
+      await s.waitState('credentials', 30000);
+      s.credential(cred);
+      await s.wait(() => s.outputBytes > 0, 'first byte', 30000);
+      gc.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      s.ws.terminate();
+      dc.push(await sshRun([...direct, dest], 'echo x'));
+      await sleep(300);
+    }
+    console.log(`connect  gatehouse=${fmt(median(gc))}ms  direct=${fmt(median(dc))}ms  ratio=${fmt(median(gc) / median(dc), 2)}x  ` +
+      `(${RUNS} runs, spread gw ${spread(gc)} direct ${spread(dc)}; the gateway's figure includes its decision, worker start and recording)`);
+  }
+
+  // ---- idle sessions: memory per session ----
+  for (const n of IDLE) {
+    await sleep(2500); // ended sessions' workers are reaped
+    const base0 = pss(gw.pid);
+    const held = [];
+    for (let i = 0; i < n; i += 10) {
+      held.push(...await Promise.all(Array.from({ length: Math.min(10, n - i) }, () => openShell())));
+    }
+    await sleep(2000);
+    const workers = children(gw.pid);
+    const total = pss(gw.pid) + workers.reduce((a, p) => a + pss(p), 0);
+    console.log(`idle-sessions-${n}  per-session=${fmt((total - base0) / n / 1024, 2)}MiB  ` +
+      `(gatehoused ${fmt(pss(gw.pid) / 1024, 1)}MiB, ${workers.length} workers ${fmt(workers.reduce((a, p) => a + pss(p), 0) / 1024, 1)}MiB; ` +
+      `anchors: direct sshd 1.7 MiB, ssh -J 1.64 MiB per session)`);
+    for (const s of held) s.ws.terminate();
+  }
+} catch (e) {
+  console.error(e);
+  process.exitCode = 1;
+} finally {
+  if (bastion) bastion.kill();
+  if (gw) await gw.stop();
+  if (idp) await idp.stop();
+  if (vm) await vm.down();
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
