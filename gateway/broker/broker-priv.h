@@ -17,6 +17,7 @@ struct gh_chunk {
     size_t len;  /* bytes at p */
     size_t off;  /* already written (byte streams) */
     bool secret; /* wiped when freed (credentials) */
+    bool text;   /* a WebSocket text message (tunnel control) */
     unsigned char *p;
     unsigned char mem[]; /* headroom, then the bytes */
 };
@@ -47,7 +48,9 @@ struct gh_cast;
 struct gh_rsess {
     struct gh_rsess *next, *prev;
     struct gh_broker *b;
-    int64_t id; /* remote_sessions row */
+    int64_t id;      /* remote_sessions row */
+    bool tunnel;     /* a raw TCP tunnel (tunnel.c), not a worker session */
+    bool client_eof; /* tunnel: the client sent {"type":"eof"} */
     char *user, *target, *source, *protocol;
     unsigned port;
     int64_t grant_id, grant_expires_ms;
@@ -90,6 +93,13 @@ struct gh_broker {
 /* Start a session for an allowed decision (ws.c calls it). On failure the
  * browser has been told and NULL is returned. */
 struct gh_ws_pss;
+struct gh_target;
+/* The door, the session limit and the bookkeeping every kind of session
+ * shares: decide for pss->who on port, then create the session (row,
+ * list, audit). On refusal the client has been told and NULL returned. */
+struct gh_rsess *gh_rsess_admit(struct gh_broker *b, struct lws *wsi,
+                                struct gh_ws_pss *pss, unsigned port,
+                                const struct gh_target **target);
 struct gh_rsess *gh_rsess_start(struct gh_broker *b, struct lws *wsi,
                                 struct gh_ws_pss *pss);
 
@@ -126,6 +136,8 @@ int gh_rsess_close_code(const char *reason);
 
 struct gh_ws_pss {
     struct gh_rsess *s;
+    bool tunnel;   /* /api/v1/tunnel: raw bytes, JSON text control */
+    unsigned port; /* tunnel: the port asked for (0 = none or bad) */
     /* from the handshake */
     struct gh_identity *who; /* owned until the session takes it */
     const char *auth_code, *auth_msg;
@@ -140,6 +152,22 @@ struct gh_ws_pss {
     char *close_frame; /* JSON of the CLOSE frame, owned */
     bool close_frame_sent;
 };
+
+/* The handshake checks of both WebSocket endpoints (path, Origin,
+ * arguments, identity); non-zero refuses the upgrade. */
+int gh_ws_handshake(struct lws *wsi, struct gh_ws_pss *pss, bool tunnel);
+/* Write the next queued message, or the close, to the client. */
+int gh_ws_writeable(struct lws *wsi, struct gh_ws_pss *pss);
+/* The client connection closed: detach and free what the pss holds. */
+void gh_ws_closed(struct gh_ws_pss *pss);
+
+/* ---- tunnel.c ---- */
+
+/* A tunnel WebSocket was established: decide and connect. */
+struct gh_rsess *gh_tunnel_start(struct gh_broker *b, struct lws *wsi,
+                                 struct gh_ws_pss *pss);
+/* End the TCP side of tunnel s (from gh_rsess_end). */
+void gh_tunnel_stop(struct gh_rsess *s);
 
 /* Send a CLOSE frame with reason and message, then close the WebSocket.
  * flush: output already queued for the browser goes first. */

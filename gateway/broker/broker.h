@@ -79,5 +79,8 @@ void gh_broker_free(struct gh_broker *b);
 /* The lws protocols the broker serves (browser sessions, worker links). */
 extern const struct lws_protocols gh_broker_ws_protocol;
 extern const struct lws_protocols gh_broker_link_protocol;
+/* Tunnels for native clients: the WebSocket and the TCP side. */
+extern const struct lws_protocols gh_broker_tunnel_protocol;
+extern const struct lws_protocols gh_broker_tunnel_tcp_protocol;
 
 #endif

@@ -234,7 +234,10 @@ gh_rsess_end(struct gh_rsess *s, const char *reason, const char *message,
     if (s->ws != NULL)
         gh_ws_close(s->ws, s->end_reason, message, flush);
     s->state = GH_RS_ENDED;
-    gh_rsess_stop_worker(s, s->end_reason);
+    if (s->tunnel)
+        gh_tunnel_stop(s);
+    else
+        gh_rsess_stop_worker(s, s->end_reason);
     gh_record_close(s);
     if (gh_store_remote_end(gw->store, s->id, now, s->end_reason, s->bytes_in,
                             s->bytes_out) != 0)
@@ -325,7 +328,8 @@ gh_rsess_spawn(struct gh_rsess *s, const struct gh_target *t)
 }
 
 struct gh_rsess *
-gh_rsess_start(struct gh_broker *b, struct lws *wsi, struct gh_ws_pss *pss)
+gh_rsess_admit(struct gh_broker *b, struct lws *wsi, struct gh_ws_pss *pss,
+               unsigned port, const struct gh_target **target)
 {
     struct gh_gateway *gw = b->gw;
     const struct gh_target *t = NULL;
@@ -334,26 +338,19 @@ gh_rsess_start(struct gh_broker *b, struct lws *wsi, struct gh_ws_pss *pss)
     struct gh_rsess *s;
     char peer[64] = "";
     const char *code;
-    unsigned port = 0;
 
-    if (strcmp(pss->protocol, "ssh") != 0) {
-        gh_ws_close(wsi, "unsupported_protocol", "only protocol=ssh is served",
-                    false);
-        return NULL;
-    }
-    t = gh_targets_find(gw->cfg->targets, gw->cfg->ntargets, pss->target);
-    if (t != NULL)
-        port = (unsigned)t->ssh_port;
-    code = gh_api_door(wsi, pss->who, pss->target, port ? port : 22, "connect",
-                       &ans, &t);
+    code = gh_api_door(wsi, pss->who, pss->target, port,
+                       pss->tunnel ? "tunnel" : "connect", &ans, &t);
     if (strcmp(code, "allow") != 0) {
         gh_ws_close(wsi, code,
                     strcmp(code, "no_grant") == 0
                         ? "you have no live grant for this target"
                     : strcmp(code, "port_not_granted") == 0
-                        ? "your grant does not cover the SSH port"
+                        ? "your grant does not cover this port"
                     : strcmp(code, "source_not_allowed") == 0
                         ? "your grant does not allow your address"
+                    : strcmp(code, "port_not_declared") == 0
+                        ? "the target does not offer this port"
                         : "no such target",
                     false);
         return NULL;
@@ -373,10 +370,11 @@ gh_rsess_start(struct gh_broker *b, struct lws *wsi, struct gh_ws_pss *pss)
     lws_get_peer_simple(wsi, peer, sizeof(peer));
     s = gh_alloc(1, sizeof(*s));
     s->b = b;
+    s->tunnel = pss->tunnel;
     s->user = gh_strdup(pss->who->user_id);
     s->target = gh_strdup(t->name);
     s->source = gh_strdup(peer);
-    s->protocol = gh_strdup(pss->protocol);
+    s->protocol = gh_strdup(pss->tunnel ? "tcp" : pss->protocol);
     s->port = port;
     s->grant_id = ans.grant_id;
     s->grant_expires_ms = ans.expires_ms;
@@ -389,7 +387,7 @@ gh_rsess_start(struct gh_broker *b, struct lws *wsi, struct gh_ws_pss *pss)
     s->ws = wsi;
     gh_frame_rd_init(&s->rd);
     memset(&row, 0, sizeof(row));
-    row.kind = "browser";
+    row.kind = s->tunnel ? "tunnel" : "browser";
     row.protocol = s->protocol;
     row.user_id = s->user;
     row.target = s->target;
@@ -411,9 +409,30 @@ gh_rsess_start(struct gh_broker *b, struct lws *wsi, struct gh_ws_pss *pss)
     b->live++;
     gh_metrics_sessions(&gw->metrics, b->live, NULL);
     gh_rsess_audit(s, wsi, "session.start", "ok",
-                   json_pack("{s:I, s:s, s:i, s:I}", "session",
-                             (json_int_t)s->id, "target", s->target, "port",
-                             (int)port, "grant_id", (json_int_t)s->grant_id));
+                   json_pack("{s:I, s:s, s:s, s:i, s:I}", "session",
+                             (json_int_t)s->id, "kind", row.kind, "target",
+                             s->target, "port", (int)port, "grant_id",
+                             (json_int_t)s->grant_id));
+    *target = t;
+    return s;
+}
+
+struct gh_rsess *
+gh_rsess_start(struct gh_broker *b, struct lws *wsi, struct gh_ws_pss *pss)
+{
+    struct gh_gateway *gw = b->gw;
+    const struct gh_target *t;
+    struct gh_rsess *s;
+
+    if (strcmp(pss->protocol, "ssh") != 0) {
+        gh_ws_close(wsi, "unsupported_protocol", "only protocol=ssh is served",
+                    false);
+        return NULL;
+    }
+    t = gh_targets_find(gw->cfg->targets, gw->cfg->ntargets, pss->target);
+    s = gh_rsess_admit(b, wsi, pss, t ? (unsigned)t->ssh_port : 22, &t);
+    if (s == NULL)
+        return NULL;
     /* The recording first: with recording required, no recording means
      * no session, before anything reaches the VM. */
     if (gh_record_open(s) != 0 && s->recording_required) {

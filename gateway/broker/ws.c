@@ -22,7 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GH_WS_PATH "/api/v1/connect"
+#define GH_WS_PATH        "/api/v1/connect"
+#define GH_WS_TUNNEL_PATH "/api/v1/tunnel"
+/* Longest tunnel control message (text) accepted: {"type":"eof"}. */
+#define GH_WS_CONTROL_MAX 1024
 /* Terminal size before the browser's first RESIZE. */
 #define GH_WS_DEFAULT_COLS 80
 #define GH_WS_DEFAULT_ROWS 24
@@ -51,19 +54,27 @@ gh_ws_dim(struct lws *wsi, const char *name, unsigned def)
     return (unsigned)n;
 }
 
-/* The handshake: path, Origin, arguments, identity. Returns non-zero to
- * refuse the upgrade. */
-static int
-gh_ws_filter(struct lws *wsi, struct gh_ws_pss *pss)
+int
+gh_ws_handshake(struct lws *wsi, struct gh_ws_pss *pss, bool tunnel)
 {
-    char uri[64];
+    char uri[64], pbuf[16];
     struct gh_auth a;
     bool too_long = false;
+    const char *pv;
+    char *end;
+    unsigned long port;
 
     memset(pss, 0, sizeof(*pss));
+    pss->tunnel = tunnel;
     if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
-        strcmp(uri, GH_WS_PATH) != 0)
+        strcmp(uri, tunnel ? GH_WS_TUNNEL_PATH : GH_WS_PATH) != 0)
         return -1;
+    if (tunnel &&
+        (pv = gh_http_arg(wsi, "port=", pbuf, sizeof(pbuf), NULL)) != NULL) {
+        port = strtoul(pv, &end, 10);
+        pss->port =
+            *end == '\0' && port >= 1 && port <= 65535 ? (unsigned)port : 0;
+    }
     if (!gh_http_ws_origin_ok(wsi)) {
         gh_auth_audit(wsi, "-", "session.connect", "denied",
                       json_pack("{s:s}", "reason", "cross_origin"));
@@ -104,8 +115,10 @@ gh_ws_close(struct lws *wsi, const char *reason, const char *message,
     if (pss == NULL || pss->close_reason != NULL)
         return;
     pss->close_reason = reason;
-    j = json_pack("{s:s, s:s}", "reason", reason, "message",
-                  message ? message : "");
+    j = pss->tunnel ? json_pack("{s:s, s:s, s:s}", "type", "close", "reason",
+                                reason, "message", message ? message : "")
+                    : json_pack("{s:s, s:s}", "reason", reason, "message",
+                                message ? message : "");
     pss->close_frame = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (!flush && pss->s != NULL)
@@ -133,8 +146,7 @@ gh_ws_established(struct lws *wsi, struct gh_ws_pss *pss)
     return 0;
 }
 
-/* Write the next frame (or the close) to the browser. */
-static int
+int
 gh_ws_writeable(struct lws *wsi, struct gh_ws_pss *pss)
 {
     struct gh_rsess *s = pss->s;
@@ -143,7 +155,9 @@ gh_ws_writeable(struct lws *wsi, struct gh_ws_pss *pss)
     size_t n;
 
     if (c != NULL) {
-        if (lws_write(wsi, c->p, c->len, LWS_WRITE_BINARY) < (int)c->len)
+        if (lws_write(wsi, c->p, c->len,
+                      c->text ? LWS_WRITE_TEXT : LWS_WRITE_BINARY) <
+            (int)c->len)
             return -1;
         gh_queue_pop(&s->to_browser);
         if (s->link_paused && s->to_browser.bytes < GH_BROKER_QUEUE_CAP / 2 &&
@@ -157,12 +171,15 @@ gh_ws_writeable(struct lws *wsi, struct gh_ws_pss *pss)
     if (pss->close_reason == NULL)
         return 0;
     if (!pss->close_frame_sent) {
+        size_t pre = pss->tunnel ? 0 : 1; /* tunnels: plain JSON text */
+
         n = strlen(pss->close_frame);
         buf = gh_alloc(1, LWS_PRE + 1 + n);
         buf[LWS_PRE] = GH_F_CLOSE;
-        memcpy(buf + LWS_PRE + 1, pss->close_frame, n);
-        if (lws_write(wsi, buf + LWS_PRE, 1 + n, LWS_WRITE_BINARY) <
-            (int)(1 + n)) {
+        memcpy(buf + LWS_PRE + pre, pss->close_frame, n);
+        if (lws_write(wsi, buf + LWS_PRE, pre + n,
+                      pss->tunnel ? LWS_WRITE_TEXT : LWS_WRITE_BINARY) <
+            (int)(pre + n)) {
             free(buf);
             return -1;
         }
@@ -226,7 +243,7 @@ bad:
     return 0;
 }
 
-static void
+void
 gh_ws_closed(struct gh_ws_pss *pss)
 {
     if (pss->s != NULL) {
@@ -252,7 +269,7 @@ gh_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return gh_ws_filter(wsi, pss);
+        return gh_ws_handshake(wsi, pss, false);
     case LWS_CALLBACK_ESTABLISHED:
         return gh_ws_established(wsi, pss);
     case LWS_CALLBACK_SERVER_WRITEABLE:

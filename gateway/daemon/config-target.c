@@ -229,7 +229,8 @@ gh_target_parse_key(struct gh_target_parse *tp, const char *section,
         break;
     case 9:
     case 10: {
-        long lo = k == 9 ? 1 : 60, hi = k == 9 ? 65535 : GH_GRANT_HARD_CAP_S;
+        long lo = k == 9 ? 1 : GH_IDLE_MIN_S,
+             hi = k == 9 ? 65535 : GH_GRANT_HARD_CAP_S;
 
         v = strtol(value, &end, 10);
         if (*value == '\0' || *end != '\0' || v < lo || v > hi) {

@@ -108,6 +108,8 @@ static struct lws_protocols gh_protocols[] = {
     {"gh-signal", gh_server_signal_cb, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}, /* gh_broker_ws_protocol */
     {NULL, NULL, 0, 0, 0, NULL, 0}, /* gh_broker_link_protocol */
+    {NULL, NULL, 0, 0, 0, NULL, 0}, /* gh_broker_tunnel_protocol */
+    {NULL, NULL, 0, 0, 0, NULL, 0}, /* gh_broker_tunnel_tcp_protocol */
     {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 int
@@ -186,6 +188,8 @@ gh_server_start(struct gh_gateway *gw)
     lws_set_log_level(LLL_ERR | LLL_WARN, gh_server_lws_log);
     gh_protocols[2] = gh_broker_ws_protocol;
     gh_protocols[3] = gh_broker_link_protocol;
+    gh_protocols[4] = gh_broker_tunnel_protocol;
+    gh_protocols[5] = gh_broker_tunnel_tcp_protocol;
 
     memset(&info, 0, sizeof(info));
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |

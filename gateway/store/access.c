@@ -7,20 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Bind a text field that must be present and bounded. */
-static int
-gh_acc_bind(sqlite3_stmt *s, int i, const char *v, int optional)
-{
-    if (v == NULL)
-        return optional && sqlite3_bind_null(s, i) == SQLITE_OK ? 0
-                                                                : GH_E_INVAL;
-    if (strlen(v) > GH_ACCESS_FIELD_MAX)
-        return GH_E_INVAL;
-    return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) == SQLITE_OK
-               ? 0
-               : GH_E_STORE;
-}
-
 /*
  * Finish an INSERT whose binding returned rc: step it, report the new
  * row's id, finalize. Returns rc, or the step's failure.
@@ -55,11 +41,12 @@ gh_store_request_add(struct gh_store *st, const struct gh_access_request *r,
                            "?6, ?7, 'pending', ?8)",
                            -1, &s, NULL) != SQLITE_OK)
         return gh_store_fail(st, "request add");
-    if ((rc = gh_acc_bind(s, 1, r->requester, 0)) != 0 ||
-        (rc = gh_acc_bind(s, 2, r->target, 0)) != 0 ||
-        (rc = gh_acc_bind(s, 3, r->ports, 0)) != 0 ||
-        (rc = gh_acc_bind(s, 5, r->reason ? r->reason : "", 0)) != 0 ||
-        (rc = gh_acc_bind(s, 6, r->source_cidr ? r->source_cidr : "", 0)) != 0)
+    if ((rc = gh_store_bind_text(s, 1, r->requester, 0)) != 0 ||
+        (rc = gh_store_bind_text(s, 2, r->target, 0)) != 0 ||
+        (rc = gh_store_bind_text(s, 3, r->ports, 0)) != 0 ||
+        (rc = gh_store_bind_text(s, 5, r->reason ? r->reason : "", 0)) != 0 ||
+        (rc = gh_store_bind_text(s, 6, r->source_cidr ? r->source_cidr : "",
+                                 0)) != 0)
         return gh_acc_insert_finish(st, s, rc, id, "request add");
     sqlite3_bind_int64(s, 4, r->duration_s);
     if (r->start_ms > 0)
@@ -160,8 +147,8 @@ gh_acc_decide(struct gh_store *st, int64_t id, const char *state,
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_text(s, 2, state, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, now_ms);
-    if ((rc = gh_acc_bind(s, 4, by, 0)) != 0 ||
-        (rc = gh_acc_bind(s, 5, why, 1)) != 0)
+    if ((rc = gh_store_bind_text(s, 4, by, 0)) != 0 ||
+        (rc = gh_store_bind_text(s, 5, why, 1)) != 0)
         goto out;
     if (sqlite3_step(s) != SQLITE_DONE) {
         rc = gh_store_fail(st, "request decide");
@@ -275,13 +262,13 @@ gh_store_grant_add(struct gh_store *st, const struct gh_grant *g, int64_t *id)
         sqlite3_bind_int64(s, 1, g->request_id);
     else
         sqlite3_bind_null(s, 1);
-    if ((rc = gh_acc_bind(s, 2, g->user_id, 0)) != 0 ||
-        (rc = gh_acc_bind(s, 3, g->target, 0)) != 0 ||
-        (rc = gh_acc_bind(s, 4, g->ports, 0)) != 0 ||
-        (rc = gh_acc_bind(s, 5, g->source_cidr ? g->source_cidr : "", 0)) !=
-            0 ||
-        (rc = gh_acc_bind(s, 8, g->how, 0)) != 0 ||
-        (rc = gh_acc_bind(s, 9, g->created_by, 0)) != 0)
+    if ((rc = gh_store_bind_text(s, 2, g->user_id, 0)) != 0 ||
+        (rc = gh_store_bind_text(s, 3, g->target, 0)) != 0 ||
+        (rc = gh_store_bind_text(s, 4, g->ports, 0)) != 0 ||
+        (rc = gh_store_bind_text(s, 5, g->source_cidr ? g->source_cidr : "",
+                                 0)) != 0 ||
+        (rc = gh_store_bind_text(s, 8, g->how, 0)) != 0 ||
+        (rc = gh_store_bind_text(s, 9, g->created_by, 0)) != 0)
         return gh_acc_insert_finish(st, s, rc, id, "grant add");
     sqlite3_bind_int64(s, 6, g->starts_ms);
     sqlite3_bind_int64(s, 7, g->expires_ms);
@@ -378,8 +365,8 @@ gh_store_grant_revoke(struct gh_store *st, int64_t id, const char *by,
         return gh_store_fail(st, "grant revoke");
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, now_ms);
-    if ((rc = gh_acc_bind(s, 3, by, 0)) != 0 ||
-        (rc = gh_acc_bind(s, 4, why, 1)) != 0)
+    if ((rc = gh_store_bind_text(s, 3, by, 0)) != 0 ||
+        (rc = gh_store_bind_text(s, 4, why, 1)) != 0)
         goto out;
     if (sqlite3_step(s) != SQLITE_DONE)
         rc = gh_store_fail(st, "grant revoke");
@@ -429,13 +416,6 @@ gh_store_grants_live(struct gh_store *st, const char *user, const char *target,
     return n;
 }
 
-/* Clamp a listing limit to 1..GH_LIST_MAX. */
-static int
-gh_acc_limit(int limit)
-{
-    return limit <= 0 || limit > GH_LIST_MAX ? GH_LIST_MAX : limit;
-}
-
 int
 gh_store_requests_list(struct gh_store *st, const struct gh_access_filter *f,
                        int (*fn)(const struct gh_access_request *r, void *ctx),
@@ -455,13 +435,13 @@ gh_store_requests_list(struct gh_store *st, const struct gh_access_filter *f,
         return gh_store_fail(st, "requests list");
     sqlite3_bind_int64(s, 1, f->after_id);
     /* A filter that cannot be bound must not turn into "match all". */
-    if (gh_acc_bind(s, 2, f->state, 1) != 0 ||
-        gh_acc_bind(s, 3, f->user, 1) != 0 ||
-        gh_acc_bind(s, 4, f->target, 1) != 0) {
+    if (gh_store_bind_text(s, 2, f->state, 1) != 0 ||
+        gh_store_bind_text(s, 3, f->user, 1) != 0 ||
+        gh_store_bind_text(s, 4, f->target, 1) != 0) {
         sqlite3_finalize(s);
         return GH_E_INVAL;
     }
-    sqlite3_bind_int(s, 5, gh_acc_limit(f->limit));
+    sqlite3_bind_int(s, 5, gh_store_list_limit(f->limit));
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         gh_acc_request_row(s, &r, 1);
         n++;
@@ -491,13 +471,13 @@ gh_store_grants_list(struct gh_store *st, const struct gh_access_filter *f,
             -1, &s, NULL) != SQLITE_OK)
         return gh_store_fail(st, "grants list");
     sqlite3_bind_int64(s, 1, f->after_id);
-    if (gh_acc_bind(s, 2, f->user, 1) != 0 ||
-        gh_acc_bind(s, 3, f->target, 1) != 0) {
+    if (gh_store_bind_text(s, 2, f->user, 1) != 0 ||
+        gh_store_bind_text(s, 3, f->target, 1) != 0) {
         sqlite3_finalize(s);
         return GH_E_INVAL;
     }
     sqlite3_bind_int64(s, 4, f->live_at_ms);
-    sqlite3_bind_int(s, 5, gh_acc_limit(f->limit));
+    sqlite3_bind_int(s, 5, gh_store_list_limit(f->limit));
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         gh_acc_grant_row(s, &g, 1);
         n++;

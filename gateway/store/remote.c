@@ -7,20 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Bind text (NULL binds NULL when optional), bounded like access fields. */
-static int
-gh_rem_bind(sqlite3_stmt *s, int i, const char *v, int optional)
-{
-    if (v == NULL)
-        return optional && sqlite3_bind_null(s, i) == SQLITE_OK ? 0
-                                                                : GH_E_INVAL;
-    if (strlen(v) > GH_ACCESS_FIELD_MAX)
-        return GH_E_INVAL;
-    return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) == SQLITE_OK
-               ? 0
-               : GH_E_STORE;
-}
-
 static char *
 gh_rem_text(sqlite3_stmt *s, int col, int borrow)
 {
@@ -42,12 +28,6 @@ gh_rem_change(struct gh_store *st, sqlite3_stmt *s, const char *what)
     return rc;
 }
 
-static int
-gh_rem_limit(int limit)
-{
-    return limit < 1 || limit > GH_LIST_MAX ? GH_LIST_MAX : limit;
-}
-
 int
 gh_store_remote_add(struct gh_store *st, const struct gh_remote_session *r,
                     int64_t *id)
@@ -62,11 +42,11 @@ gh_store_remote_add(struct gh_store *st, const struct gh_remote_session *r,
                            "?8)",
                            -1, &s, NULL) != SQLITE_OK)
         return gh_store_fail(st, "remote add");
-    if ((rc = gh_rem_bind(s, 1, r->kind, 0)) == 0 &&
-        (rc = gh_rem_bind(s, 2, r->protocol, 0)) == 0 &&
-        (rc = gh_rem_bind(s, 3, r->user_id, 0)) == 0 &&
-        (rc = gh_rem_bind(s, 4, r->target, 0)) == 0 &&
-        (rc = gh_rem_bind(s, 7, r->source ? r->source : "", 0)) == 0) {
+    if ((rc = gh_store_bind_text(s, 1, r->kind, 0)) == 0 &&
+        (rc = gh_store_bind_text(s, 2, r->protocol, 0)) == 0 &&
+        (rc = gh_store_bind_text(s, 3, r->user_id, 0)) == 0 &&
+        (rc = gh_store_bind_text(s, 4, r->target, 0)) == 0 &&
+        (rc = gh_store_bind_text(s, 7, r->source ? r->source : "", 0)) == 0) {
         sqlite3_bind_int(s, 5, (int)r->port);
         sqlite3_bind_int64(s, 6, r->grant_id);
         sqlite3_bind_int64(s, 8,
@@ -94,7 +74,7 @@ gh_store_remote_end(struct gh_store *st, int64_t id, int64_t now_ms,
         return gh_store_fail(st, "remote end");
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, now_ms);
-    if (gh_rem_bind(s, 3, reason, 0) != 0) {
+    if (gh_store_bind_text(s, 3, reason, 0) != 0) {
         sqlite3_finalize(s);
         return GH_E_INVAL;
     }
@@ -192,13 +172,13 @@ static int
 gh_rem_bind_filter(sqlite3_stmt *s, const struct gh_remote_filter *f)
 {
     sqlite3_bind_int64(s, 1, f->after_id);
-    if (gh_rem_bind(s, 2, f->user, 1) != 0 ||
-        gh_rem_bind(s, 3, f->target, 1) != 0)
+    if (gh_store_bind_text(s, 2, f->user, 1) != 0 ||
+        gh_store_bind_text(s, 3, f->target, 1) != 0)
         return GH_E_INVAL;
     sqlite3_bind_int(s, 4, f->live ? 1 : 0);
     sqlite3_bind_int64(s, 5, f->since_ms);
     sqlite3_bind_int64(s, 6, f->until_ms);
-    sqlite3_bind_int(s, 7, gh_rem_limit(f->limit));
+    sqlite3_bind_int(s, 7, gh_store_list_limit(f->limit));
     return 0;
 }
 
@@ -252,9 +232,9 @@ gh_store_recording_add(struct gh_store *st, const struct gh_recording *r,
                            -1, &s, NULL) != SQLITE_OK)
         return gh_store_fail(st, "recording add");
     sqlite3_bind_int64(s, 1, r->session_id);
-    if ((rc = gh_rem_bind(s, 2, r->user_id, 0)) == 0 &&
-        (rc = gh_rem_bind(s, 3, r->target, 0)) == 0 &&
-        (rc = gh_rem_bind(s, 5, r->file, 0)) == 0) {
+    if ((rc = gh_store_bind_text(s, 2, r->user_id, 0)) == 0 &&
+        (rc = gh_store_bind_text(s, 3, r->target, 0)) == 0 &&
+        (rc = gh_store_bind_text(s, 5, r->file, 0)) == 0) {
         sqlite3_bind_int64(s, 4, r->grant_id);
         sqlite3_bind_int(s, 6, (int)r->cols);
         sqlite3_bind_int(s, 7, (int)r->rows);
@@ -283,7 +263,8 @@ gh_store_recording_finish(struct gh_store *st, int64_t id, int64_t ended_ms,
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, ended_ms);
     sqlite3_bind_int64(s, 3, size);
-    if (gh_rem_bind(s, 4, sha256, 1) != 0 || gh_rem_bind(s, 5, state, 0)) {
+    if (gh_store_bind_text(s, 4, sha256, 1) != 0 ||
+        gh_store_bind_text(s, 5, state, 0)) {
         sqlite3_finalize(s);
         return GH_E_INVAL;
     }

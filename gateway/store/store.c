@@ -428,3 +428,22 @@ gh_store_session_end(struct gh_store *st,
     sqlite3_finalize(s);
     return r;
 }
+
+int
+gh_store_bind_text(sqlite3_stmt *s, int i, const char *v, int optional)
+{
+    if (v == NULL)
+        return optional && sqlite3_bind_null(s, i) == SQLITE_OK ? 0
+                                                                : GH_E_INVAL;
+    if (strlen(v) > GH_ACCESS_FIELD_MAX)
+        return GH_E_INVAL;
+    return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) == SQLITE_OK
+               ? 0
+               : GH_E_STORE;
+}
+
+int
+gh_store_list_limit(int limit)
+{
+    return limit < 1 || limit > GH_LIST_MAX ? GH_LIST_MAX : limit;
+}

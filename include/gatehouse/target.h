@@ -20,6 +20,9 @@
 /* Default idle timeout of a session: no input or output for this long
  * ends it (as Azure Bastion and most SSH bastions do). */
 #define GH_IDLE_DEFAULT_S (30 * 60)
+/* Shortest idle timeout accepted: the enforcement tick is 1 s, so less
+ * than a few seconds would end sessions between two keystrokes. */
+#define GH_IDLE_MIN_S 5
 /* Longest request reason kept. */
 #define GH_REASON_MAX 1024
 

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startGateway } from '../harness/gateway.mjs';
 import { startIdp, loginAndGetTokens } from '../harness/idp/lib.mjs';
-import { F, openSession } from '../harness/session.mjs';
+import { F, openSession, openTunnel } from '../harness/session.mjs';
 import { upTarget } from '../harness/target.mjs';
 import { freePort, sleep, testRun } from '../harness/testkit.mjs';
 
@@ -55,6 +55,9 @@ try {
     '[target badkey]', `address = ${v.GH_TARGET_ADDR}`, 'ports = 22',
     'host_key = SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', ...auto,
     '[target nokey]', `address = ${v.GH_TARGET_ADDR}`, 'ports = 22', ...auto,
+    '[target idle]', `address = ${v.GH_TARGET_ADDR}`, 'ports = 22', `host_key = ${v.GH_TARGET_HOSTKEY_SHA256}`,
+    'idle_timeout = 5', ...auto,
+    '[target doomed]', `address = ${v.GH_TARGET_ADDR}`, 'ports = 22', `host_key = ${v.GH_TARGET_HOSTKEY_SHA256}`, ...auto,
     '[target webonly]', `address = ${v.GH_TARGET_ADDR}`, 'ports = 22, 80', 'ssh_port = 22', `host_key = ${v.GH_TARGET_HOSTKEY_SHA256}`,
     '',
   ].join('\n'));
@@ -224,7 +227,47 @@ try {
     assert.match(sql("SELECT group_concat(actor || ':' || action, ' ') FROM audit WHERE action = 'recording.download'"), /carol:recording.download/);
   });
 
-  for (const g of ['auto', 'vm2', 'badkey', 'nokey']) await grant(g);
+  for (const g of ['auto', 'vm2', 'badkey', 'nokey', 'idle', 'doomed']) await grant(g);
+  await check('idle timeout: no input or output for the target\'s idle_timeout ends the session', async () => {
+    const s = await openShell('idle');
+    const t0 = Date.now();
+    await expectClose(s, 'idle_timeout', 4411);
+    const ms = Date.now() - t0;
+    assert.ok(ms >= 4000 && ms < 8000, `${ms} ms`);
+  });
+  await check('recording required but not writable: refused before anything starts (fail closed)', async () => {
+    const moved = `${recDir}.moved`;
+    fs.renameSync(recDir, moved);
+    fs.writeFileSync(recDir, 'not a directory');
+    try {
+      const before = children(gw.pid);
+      const c = await expectClose(openSession(base, { target: 'auto', token: tok.alice }), 'recording_failed', 4507);
+      assert.match(c.frame.message, /record/);
+      assert.deepEqual(children(gw.pid).filter((p) => !before.includes(p)), [], 'no worker was started');
+    } finally {
+      fs.rmSync(recDir);
+      fs.renameSync(moved, recDir);
+    }
+  });
+  await check('a target removed from the configuration (SIGHUP) ends its live sessions', async () => {
+    const s = await openShell('doomed');
+    const keep = await openShell('auto');
+    const text = fs.readFileSync(conf, 'utf8');
+    fs.writeFileSync(conf, text.replace(/\[target doomed\][^[]*/, ''));
+    try {
+      const t0 = Date.now();
+      process.kill(gw.pid, 'SIGHUP');
+      await expectClose(s, 'target_removed', 4410);
+      assert.ok(Date.now() - t0 < 2000);
+      keep.input('echo kept\r');
+      await keep.waitOutput(/kept/);
+      keep.send(F.CLOSE);
+      await keep.closed;
+    } finally {
+      fs.writeFileSync(conf, text);
+      process.kill(gw.pid, 'SIGHUP');
+    }
+  });
   await check('wrong password: auth_failed, and no worker is left', async () => {
     const s = openSession(base, { target: 'auto', token: tok.alice });
     await s.waitState('credentials');
@@ -349,6 +392,59 @@ try {
     s.send(F.CLOSE);
     await s.closed;
   });
+  await check('tunnel: bytes both ways to the target\'s SSH port; listed as a tunnel session with its bytes', async () => {
+    const tn = openTunnel(base, { target: 'auto', port: 22, token: tok.alice });
+    await tn.wait(() => tn.controls.some((c) => c.type === 'open'), 'open');
+    await tn.wait(() => tn.data.includes('SSH-2.0-'), 'the sshd banner');
+    tn.ws.send(Buffer.from('SSH-2.0-gatehouse_test\r\n'));
+    await tn.wait(() => tn.bytes > 200, 'key exchange bytes');
+    const id = tn.controls.find((c) => c.type === 'open').session;
+    const live = await call('carol', 'GET', '/api/v1/sessions?live=1');
+    const row = live.body.items.find((x) => x.id === id);
+    assert.equal(row.kind, 'tunnel');
+    assert.equal(row.protocol, 'tcp');
+    tn.ws.send(JSON.stringify({ type: 'close' }));
+    await tn.closed;
+    for (let i = 0; i < 20; i++) {
+      const r = (await call('carol', 'GET', `/api/v1/sessions?after=${id - 1}&limit=1`)).body.items[0];
+      if (r.ended) { assert.ok(r.bytes_in > 20 && r.bytes_out > 200, JSON.stringify(r)); return; }
+      await sleep(100);
+    }
+    assert.fail('the tunnel session did not end');
+  });
+  await check('tunnel: refused before any byte reaches a target (no grant, undeclared port, SSRF names)', async () => {
+    const cases = [
+      [{ target: 'web1', port: 22, token: tok.bob }, 'no_grant'],
+      [{ target: 'auto', port: 2222, token: tok.alice }, 'port_not_declared'],
+      [{ target: 'webonly', port: 22, token: tok.alice }, 'port_not_granted'],
+      [{ target: '127.0.0.1', port: 22, token: tok.alice }, 'unknown_target'],
+      [{ target: v.GH_TARGET_ADDR, port: 22, token: tok.alice }, 'unknown_target'],
+      [{ target: '169.254.169.254', port: 80, token: tok.alice }, 'unknown_target'],
+      [{ target: 'localhost', port: port, token: tok.alice }, 'unknown_target'],
+      [{ target: 'auto', port: 0, token: tok.alice }, 'port_not_declared'],
+      [{ target: 'auto', port: 22 }, 'unauthenticated'],
+    ];
+    for (const [o, reason] of cases) {
+      const tn = openTunnel(base, o);
+      const c = await tn.closed;
+      assert.equal(c.control && c.control.reason, reason, `${JSON.stringify(o.target)}:${o.port} -> ${JSON.stringify(c)}`);
+      assert.equal(tn.bytes, 0);
+    }
+    assert.match(sql("SELECT group_concat(detail, ' ') FROM audit WHERE action = 'jit.decide'"), /"target":"169.254.169.254".*"via":"tunnel"/);
+    const cross = openTunnel(base, { target: 'auto', port: 22, token: tok.alice, origin: 'https://evil.example' });
+    await assert.rejects(cross.opened, /handshake refused: 403/);
+  });
+  await check('tunnel: revocation ends it within 2 s and says why', async () => {
+    const tn = openTunnel(base, { target: 'doomed', port: 22, token: tok.alice });
+    await tn.wait(() => tn.controls.some((c) => c.type === 'open'), 'open');
+    const gid = (await call('alice', 'GET', '/api/v1/grants?live=1&target=doomed')).body.items.at(-1).id;
+    const t0 = Date.now();
+    assert.equal((await call('bob', 'POST', `/api/v1/grants/${gid}/revoke`, { reason: 'stop' })).status, 200);
+    const c = await tn.closed;
+    assert.equal(c.control.reason, 'grant_revoked');
+    assert.equal(c.code, 4408);
+    assert.ok(Date.now() - t0 < 2000);
+  });
   await check('gatehoused SIGKILLed mid-session: the recording plays to its last flush; a restart ends the session', async () => {
     const s = await openShell();
     const id = s.statuses.find((x) => x.state === 'connecting').session;
@@ -370,7 +466,8 @@ try {
   await check('every session ended in the store and the audit log', async () => {
     assert.equal(sql('SELECT count(*) FROM remote_sessions WHERE ended_ms IS NULL'), '0');
     const ends = sql("SELECT group_concat(DISTINCT json_extract(detail, '$.reason')) FROM audit WHERE action = 'session.end'");
-    for (const r of ['target_closed', 'auth_failed', 'host_key_mismatch', 'grant_revoked', 'grant_expired', 'admin_kill', 'protocol_error', 'worker_failed']) {
+    for (const r of ['target_closed', 'auth_failed', 'host_key_mismatch', 'grant_revoked', 'grant_expired', 'admin_kill',
+      'protocol_error', 'worker_failed', 'idle_timeout', 'target_removed', 'recording_failed']) {
       assert.ok(ends.includes(r), `${r} in ${ends}`);
     }
   });

@@ -96,3 +96,45 @@ export function openSession(base, { target, token, cookie, origin, protocol = 's
   });
   return s;
 }
+
+// A raw tunnel (docs/PROTOCOL.md "Tunnels"): bytes as binary messages, JSON
+// control as text.
+export function openTunnel(base, { target, port, token, origin } = {}) {
+  const url = new URL('/api/v1/tunnel', base.replace(/^http/, 'ws'));
+  if (target !== undefined) url.searchParams.set('target', target);
+  if (port !== undefined) url.searchParams.set('port', String(port));
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  const ws = new WebSocket(url, 'gatehouse.tunnel.v1', { headers, origin, rejectUnauthorized: false, perMessageDeflate: false });
+  const t = {
+    ws, controls: [], chunks: [], bytes: 0, waiters: [],
+    get data() { return Buffer.concat(this.chunks); },
+    wait(pred, what, ms = 15000) {
+      if (pred()) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const w = { pred, resolve };
+        w.timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}: ${JSON.stringify(this.controls)}`)), ms);
+        this.waiters.push(w);
+      });
+    },
+    poke() {
+      for (const w of [...this.waiters]) {
+        if (w.pred()) { clearTimeout(w.timer); this.waiters = this.waiters.filter((x) => x !== w); w.resolve(); }
+      }
+    },
+  };
+  t.opened = new Promise((resolve, reject) => {
+    ws.on('open', resolve);
+    ws.on('unexpected-response', (req, res) => reject(Object.assign(new Error(`handshake refused: ${res.statusCode}`), { status: res.statusCode })));
+    ws.on('error', reject);
+  });
+  t.opened.catch(() => {});
+  t.closed = new Promise((resolve) => {
+    ws.on('close', (code, reason) => { t.poke(); resolve({ code, reason: reason.toString(), control: t.controls.find((c) => c.type === 'close') }); });
+    ws.on('error', () => {});
+  });
+  ws.on('message', (d, isBinary) => {
+    if (isBinary) { t.chunks.push(Buffer.from(d)); t.bytes += d.length; } else t.controls.push(JSON.parse(d.toString('utf8')));
+    t.poke();
+  });
+  return t;
+}
