@@ -570,6 +570,8 @@ gh_cli_refresh(const struct gh_cli_tokens *old, const struct gh_cli_tls *tls,
     out->revocation_endpoint = gh_strdup(old->revocation_endpoint);
     out->client_id = gh_strdup(old->client_id);
     out->resource = gh_strdup(old->resource);
+    out->ca_file = gh_strdup(old->ca_file);
+    out->pin = gh_strdup(old->pin);
 out:
     if (r != 0)
         gh_cli_tokens_cleanup(out);

@@ -53,6 +53,8 @@ gh_cli_tokens_cleanup(struct gh_cli_tokens *t)
     free(t->revocation_endpoint);
     free(t->client_id);
     free(t->resource);
+    free(t->ca_file);
+    free(t->pin);
     gh_cli_strfree(t->access_token);
     gh_cli_strfree(t->refresh_token);
     memset(t, 0, sizeof(*t));
@@ -407,6 +409,8 @@ gh_cli_cache_get(const struct gh_cli_cache *c, const char *server,
         (r = gh_cli_cache_str(e, "client_id", GH_CLI_URL_MAX,
                               &out->client_id)) ||
         (r = gh_cli_cache_str(e, "resource", GH_CLI_URL_MAX, &out->resource)) ||
+        (r = gh_cli_cache_str(e, "ca_file", GH_CLI_URL_MAX, &out->ca_file)) ||
+        (r = gh_cli_cache_str(e, "pin", GH_CLI_URL_MAX, &out->pin)) ||
         (r = gh_cli_cache_str(e, "access_token", GH_CLI_TOKEN_MAX,
                               &out->access_token)) ||
         (r = gh_cli_cache_str(e, "refresh_token", GH_CLI_TOKEN_MAX,
@@ -449,6 +453,10 @@ gh_cli_cache_put(struct gh_cli_cache *c, const char *server,
     if (t->revocation_endpoint != NULL)
         json_object_set_new(e, "revocation_endpoint",
                             json_string(t->revocation_endpoint));
+    if (t->ca_file != NULL)
+        json_object_set_new(e, "ca_file", json_string(t->ca_file));
+    if (t->pin != NULL)
+        json_object_set_new(e, "pin", json_string(t->pin));
     /* jansson takes e even when it refuses the key (not UTF-8). */
     if (json_object_set_new(servers, key, e) != 0) {
         free(key);

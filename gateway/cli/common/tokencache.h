@@ -10,7 +10,8 @@
  *        "issuer": "...", "token_endpoint": "...", "client_id": "...",
  *        "resource": "..." (optional), "revocation_endpoint": "..." (opt.),
  *        "access_token": "...", "refresh_token": "..." (optional),
- *        "expires_at": unix seconds}}}
+ *        "expires_at": unix seconds,
+ *        "ca_file": "/abs/path.pem" (optional), "pin": "sha256//..." (opt.)}}}
  *
  * Rules, like ssh with ~/.ssh: the directory is created 0700 and must be
  * ours and not writable by group or others; the file must be a regular
@@ -54,6 +55,10 @@ struct gh_cli_tokens {
     char *access_token;   /* secret */
     char *refresh_token;  /* secret, optional */
     long long expires_at; /* unix seconds */
+    /* How the gateway's certificate was trusted at login, reused by every
+     * later command that names no trust of its own (optional). */
+    char *ca_file; /* absolute path of a PEM bundle */
+    char *pin;     /* "sha256//BASE64" of the server's public key */
 };
 
 /* Wipe the secrets and free every string; t may be reused. */

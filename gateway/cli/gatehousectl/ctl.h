@@ -6,6 +6,7 @@
 #ifndef GATEHOUSE_CLI_CTL_H
 #define GATEHOUSE_CLI_CTL_H
 
+#include "cli-token.h"
 #include "http.h"
 #include "table.h"
 
@@ -28,6 +29,7 @@ struct gh_ctl {
     const char *pin_arg;    /* --insecure-pin */
     int json;               /* --json: the server's JSON, pretty */
     int token_cached;       /* the token came from the token cache */
+    const char *argv0;      /* how the program was started */
 };
 
 struct gh_ctl_verb {
@@ -46,6 +48,9 @@ struct gh_ctl_args {
     const char *until, *output, *speed, *idle_cap;
     int force;
     int live;
+    /* the gatehouse user CLI (gateway/cli/gatehouse) */
+    const char *local_port, *bind, *client, *source;
+    int wait, print;
     int npos;
     char *pos[4];
 };
@@ -75,14 +80,35 @@ enum {
     GH_OPT_SERVER,
     GH_OPT_CA_FILE,
     GH_OPT_PIN,
+    /* the gatehouse user CLI */
+    GH_OPT_LOCAL_PORT,
+    GH_OPT_BIND,
+    GH_OPT_WAIT,
+    GH_OPT_CLIENT,
+    GH_OPT_PRINT,
+    GH_OPT_SOURCE,
     GH_OPT_INSECURE = 'k', /* also -k */
     GH_OPT_OUTPUT = 'o'    /* also -o */
 };
 
 #define GH_NCOLS(a) (sizeof(a) / sizeof((a)[0]))
 
-/* One line on stderr, prefixed "gatehousectl: ". */
-void gh_ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A CLI: its name, what it is for (the first lines of --help) and its
+ * verbs. */
+struct gh_ctl_prog {
+    const char *name;
+    const char *intro;
+    const struct gh_ctl_verb *verbs;
+    size_t nverbs;
+};
+
+/* Global options, the verb, its run; the process's exit status (cli.c). */
+int gh_ctl_main(const struct gh_ctl_prog *p, int argc, char **argv);
+
+/* One line on stderr, prefixed with the program's name (cli-token.h). */
+#define gh_ctl_err gh_cli_err
+/* The exit statuses, in words, for --help (cli.c). */
+extern const char gh_ctl_exit_help[];
 /* A usage error of verb v: message, usage line, GH_CTL_EXIT_USAGE. */
 int gh_ctl_usage_error(const struct gh_ctl_verb *v, const char *what);
 /* Parse a verb's options and want positionals; -1 after --help, 0, or

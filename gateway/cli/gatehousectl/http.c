@@ -188,4 +188,5 @@ gh_ctl_conn_cleanup(struct gh_ctl_conn *c)
     c->token = NULL;
     gh_free(c->server);
     gh_free(c->pin);
+    gh_free(c->ca_file_buf);
 }

@@ -32,6 +32,7 @@ struct gh_ctl_conn {
     const char *ca_file; /* PEM CA bundle or the gateway's own cert */
     char *pin;           /* "sha256//BASE64" for CURLOPT_PINNEDPUBLICKEY */
     int insecure;        /* -k: no verification at all */
+    char *ca_file_buf;   /* owns ca_file when it came from the cache */
 };
 
 /* One answer. status is 0 when no HTTP answer came (see err). */

@@ -15,6 +15,7 @@
  */
 #include "ctl.h"
 #include "cli-http.h"
+#include "cli-token.h"
 #include "oidc-device.h"
 #include "tokencache.h"
 
@@ -40,114 +41,6 @@ gh_ctl_cache_info_cleanup(struct gh_ctl_cache_info *i)
     gh_free(i->issuer);
 }
 
-/* How the IdP is trusted (see the file comment). */
-static void
-gh_ctl_idp_tls(struct gh_cli_tls *t)
-{
-    const char *ca = getenv("GATEHOUSE_IDP_CA_FILE");
-
-    memset(t, 0, sizeof(*t));
-    t->ca_file = ca != NULL && *ca != '\0' ? ca : NULL;
-}
-
-/* A failure to open or write the cache as an exit status: an unsafe or
- * foreign file is a local set-up error (2), like an unsafe token file. */
-static int
-gh_ctl_cache_fail(int r, const struct gh_cli_cache_err *e)
-{
-    gh_ctl_err("%s", e->text);
-    return r == GH_E_PERM || r == GH_E_INVAL ? GH_CTL_EXIT_USAGE
-                                             : GH_CTL_EXIT_FAIL;
-}
-
-/* The server a verb means: --server, else the cache's only one. */
-static int
-gh_ctl_pick_server(const struct gh_ctl *ctl, const struct gh_cli_cache *c,
-                   char **out)
-{
-    size_t n = gh_cli_cache_count(c);
-
-    *out = NULL;
-    if (ctl->server_arg != NULL && *ctl->server_arg != '\0') {
-        *out = gh_cli_cache_key(ctl->server_arg);
-        return 0;
-    }
-    if (n == 0) {
-        gh_ctl_err("not logged in: run gatehousectl login --server URL");
-        return GH_CTL_EXIT_AUTH;
-    }
-    if (n > 1) {
-        gh_ctl_err("the token cache holds %zu servers: choose one with "
-                   "--server URL ('gatehousectl status' lists them)",
-                   n);
-        return GH_CTL_EXIT_USAGE;
-    }
-    *out = gh_strdup(gh_cli_cache_server(c, 0));
-    return 0;
-}
-
-/*
- * server's token set from the open cache c, refreshed (and written back)
- * when the access token expires within GH_CLI_REFRESH_MARGIN_S. Returns 0
- * with *t, or an exit status after saying why.
- */
-static int
-gh_ctl_fresh_tokens(struct gh_cli_cache *c, const char *server,
-                    struct gh_cli_tokens *t)
-{
-    struct gh_cli_tokens fresh;
-    struct gh_cli_oauth_err oe;
-    struct gh_cli_cache_err ce;
-    struct gh_cli_tls tls;
-    int r;
-
-    ce.text[0] = '\0';
-    r = gh_cli_cache_get(c, server, t);
-    if (r == GH_E_NOTFOUND) {
-        gh_ctl_err("not logged in to %s: run gatehousectl login --server %s",
-                   server, server);
-        return GH_CTL_EXIT_AUTH;
-    }
-    if (r != 0) {
-        gh_ctl_err("the token cache entry for %s is damaged: run "
-                   "gatehousectl login --server %s",
-                   server, server);
-        return GH_CTL_EXIT_AUTH;
-    }
-    if (t->expires_at - (long long)time(NULL) > GH_CLI_REFRESH_MARGIN_S)
-        return 0;
-    if (t->refresh_token == NULL) {
-        gh_ctl_err("your login to %s has expired: run gatehousectl login "
-                   "--server %s",
-                   server, server);
-        gh_cli_tokens_cleanup(t);
-        return GH_CTL_EXIT_AUTH;
-    }
-    gh_ctl_idp_tls(&tls);
-    r = gh_cli_refresh(t, &tls, &fresh, &oe);
-    if (r == GH_E_PERM) {
-        gh_ctl_err("your login to %s has ended (%s): run gatehousectl "
-                   "login --server %s",
-                   server, oe.text, server);
-        gh_cli_tokens_cleanup(t);
-        return GH_CTL_EXIT_AUTH;
-    }
-    if (r != 0) {
-        gh_ctl_err("cannot refresh the access token: %s", oe.text);
-        gh_cli_tokens_cleanup(t);
-        return GH_CTL_EXIT_FAIL;
-    }
-    gh_cli_tokens_cleanup(t);
-    *t = fresh;
-    /* The IdP may have rotated the refresh token: an unsaved new one is
-     * lost, and the old one no longer works. Go on, but say so. */
-    if (gh_cli_cache_put(c, server, t) != 0 || gh_cli_cache_save(c, &ce) != 0)
-        gh_ctl_err("warning: the refreshed tokens were not saved (%s); "
-                   "the next command may need a new login",
-                   ce.text[0] ? ce.text : "the cache refused the entry");
-    return 0;
-}
-
 /* The cached token for the verb's server into ctl->conn; info (may be
  * NULL) gets what status shows. */
 static int
@@ -160,13 +53,21 @@ gh_ctl_token_from_cache(struct gh_ctl *ctl, struct gh_ctl_cache_info *info)
     int r;
 
     if ((r = gh_cli_cache_open(0, &c, &ce)) != 0)
-        return gh_ctl_cache_fail(r, &ce);
-    if ((r = gh_ctl_pick_server(ctl, c, &server)) != 0 ||
+        return gh_cli_cache_fail(r, &ce);
+    if ((r = gh_cli_pick_server(ctl->server_arg, c, &server)) != 0 ||
         (r = gh_ctl_connect(ctl, server)) != 0 ||
-        (r = gh_ctl_fresh_tokens(c, server, &t)) != 0)
+        (r = gh_cli_fresh_tokens(c, server, &t)) != 0)
         goto out;
     ctl->conn.token = gh_strdup(t.access_token);
     ctl->token_cached = 1;
+    /* The trust given at login, unless this command names its own. */
+    if (ctl->conn.ca_file == NULL && ctl->conn.pin == NULL &&
+        !ctl->conn.insecure) {
+        if (t.pin != NULL)
+            ctl->conn.pin = gh_strdup(t.pin);
+        else if (t.ca_file != NULL)
+            ctl->conn.ca_file = ctl->conn.ca_file_buf = gh_strdup(t.ca_file);
+    }
     if (info != NULL) {
         info->issuer = gh_strdup(t.issuer);
         info->expires_at = t.expires_at;
@@ -235,7 +136,8 @@ gh_ctl_login_failed(int r, const struct gh_cli_oauth_err *oe)
     }
     if (r == GH_E_PERM && strcmp(oe->error, "expired_token") == 0) {
         gh_ctl_err("the code expired before it was approved: run "
-                   "gatehousectl login again");
+                   "%s login again",
+                   gh_cli_agent());
         return GH_CTL_EXIT_AUTH;
     }
     gh_ctl_err("%s", oe->text);
@@ -287,7 +189,7 @@ gh_ctl_login(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
                                      "GATEHOUSE_SERVER)");
     /* An unsafe cache is refused now, not after the person approved. */
     if ((r = gh_cli_cache_open(1, &c, &ce)) != 0)
-        return gh_ctl_cache_fail(r, &ce);
+        return gh_cli_cache_fail(r, &ce);
     gh_cli_cache_close(c);
     c = NULL;
     if ((r = gh_ctl_connect(ctl, ctl->server_arg)) != 0)
@@ -297,7 +199,7 @@ gh_ctl_login(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
                    "/api/v1/auth/cli): use --token-file FILE");
     if (r != 0)
         goto out;
-    gh_ctl_idp_tls(&tls);
+    gh_cli_idp_tls(&tls);
     r = GH_CTL_EXIT_FAIL;
     if (gh_cli_signin_parse(info, &si, &oe) != 0 ||
         gh_cli_discover(si.issuer, &tls, &idp, &oe) != 0) {
@@ -313,6 +215,16 @@ gh_ctl_login(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
         r = gh_ctl_login_failed(r, &oe);
         goto out;
     }
+    /* Keep how the gateway was trusted for later commands (a relative
+     * CA path would change meaning with the working directory). */
+    if (ctl->conn.pin != NULL)
+        t.pin = gh_strdup(ctl->conn.pin);
+    else if (ctl->conn.ca_file != NULL &&
+             (t.ca_file = realpath(ctl->conn.ca_file, NULL)) == NULL) {
+        gh_ctl_err("cannot resolve --ca-file %s", ctl->conn.ca_file);
+        r = GH_CTL_EXIT_USAGE;
+        goto out;
+    }
     /* Prove the token works here before keeping it: a token for another
      * audience would only fail later, on every command. */
     ctl->conn.token = gh_strdup(t.access_token);
@@ -325,7 +237,7 @@ gh_ctl_login(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
         goto out;
     }
     if ((r = gh_cli_cache_open(1, &c, &ce)) != 0) {
-        r = gh_ctl_cache_fail(r, &ce);
+        r = gh_cli_cache_fail(r, &ce);
         goto out;
     }
     if ((r = gh_cli_cache_put(c, ctl->conn.server, &t)) != 0) {
@@ -340,7 +252,7 @@ gh_ctl_login(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
         goto out;
     }
     if ((r = gh_cli_cache_save(c, &ce)) != 0) {
-        r = gh_ctl_cache_fail(r, &ce);
+        r = gh_cli_cache_fail(r, &ce);
         goto out;
     }
     if (ctl->json) {
@@ -386,8 +298,8 @@ gh_ctl_logout(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
     if ((r = gh_ctl_begin(ctl, v, argc, argv, o, 0, &a)) != 0)
         return r < 0 ? 0 : r;
     if ((r = gh_cli_cache_open(0, &c, &ce)) != 0)
-        return gh_ctl_cache_fail(r, &ce);
-    if ((r = gh_ctl_pick_server(ctl, c, &server)) != 0)
+        return gh_cli_cache_fail(r, &ce);
+    if ((r = gh_cli_pick_server(ctl->server_arg, c, &server)) != 0)
         goto out;
     /* A damaged entry is removed all the same; it just cannot be
      * revoked. */
@@ -399,12 +311,12 @@ gh_ctl_logout(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
     }
     /* Forget first: a revocation that fails must not keep the tokens. */
     if ((r = gh_cli_cache_save(c, &ce)) != 0) {
-        r = gh_ctl_cache_fail(r, &ce);
+        r = gh_cli_cache_fail(r, &ce);
         goto out;
     }
     gh_cli_cache_close(c);
     c = NULL;
-    gh_ctl_idp_tls(&tls);
+    gh_cli_idp_tls(&tls);
     r = gh_cli_revoke(&t, &tls, &oe);
     if (r != 0 && r != GH_E_NOTFOUND)
         gh_ctl_err("warning: the identity provider did not revoke the "
@@ -500,7 +412,7 @@ gh_ctl_status(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
     if (cached && (ctl->server_arg == NULL || *ctl->server_arg == '\0')) {
         if ((r = gh_cli_cache_open(0, &c, &ce)) != 0) {
             json_decref(servers);
-            return gh_ctl_cache_fail(r, &ce);
+            return gh_cli_cache_fail(r, &ce);
         }
         n = gh_cli_cache_count(c);
         names = gh_alloc(n + 1, sizeof(*names));
@@ -508,7 +420,8 @@ gh_ctl_status(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
             names[i] = gh_strdup(gh_cli_cache_server(c, i));
         gh_cli_cache_close(c);
         if (n == 0) {
-            gh_ctl_err("not logged in: run gatehousectl login --server URL");
+            gh_ctl_err("not logged in: run %s login --server URL",
+                       gh_cli_agent());
             worst = GH_CTL_EXIT_AUTH;
         }
     }
