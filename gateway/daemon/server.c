@@ -18,6 +18,9 @@
 
 #include <libwebsockets.h>
 
+/* The event loop's read buffer (see gh_server_start). */
+#define GH_SERVER_IO_BUF (64u * 1024)
+
 extern const char gh_http_tls12_ciphers[];
 
 /* The once-a-second timer (one gateway per process). */
@@ -199,6 +202,11 @@ gh_server_start(struct gh_gateway *gw)
     info.count_threads = 1;
     /* Room for a 16 KiB bearer token (GH_JWT_MAX) plus other headers. */
     info.max_http_header_data = 24 * 1024;
+    /* lws reads sockets (and TLS records) into this per-thread buffer:
+     * its 4 KiB default cut tunnels into 4 KiB messages and cost ~10x
+     * the syscalls (tests/bench/tunnel.mjs); 64 KiB is a TLS record's
+     * worth of slack and costs 60 KiB once. */
+    info.pt_serv_buf_size = GH_SERVER_IO_BUF;
     gw->lws = lws_create_context(&info);
     if (gw->lws == NULL) {
         gh_error("daemon", "msg=\"cannot create event loop context\"");

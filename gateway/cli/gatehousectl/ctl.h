@@ -153,6 +153,11 @@ int gh_ctl_audit_list(struct gh_ctl *, const struct gh_ctl_verb *, int,
 int gh_ctl_targets(struct gh_ctl *, const struct gh_ctl_verb *, int, char **);
 int gh_ctl_decide(struct gh_ctl *, const struct gh_ctl_verb *, int, char **);
 int gh_ctl_whoami(struct gh_ctl *, const struct gh_ctl_verb *, int, char **);
+/* The gatehouse user CLI's: request TARGET [--wait], requests (mine). */
+int gh_ctl_request_create(struct gh_ctl *, const struct gh_ctl_verb *, int,
+                          char **);
+int gh_ctl_requests_mine(struct gh_ctl *, const struct gh_ctl_verb *, int,
+                         char **);
 
 /* Sign-in and the token cache (verbs-login.c). */
 int gh_ctl_cached_token(struct gh_ctl *ctl);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const struct gh_ctl_col gh_ctl_request_cols[] = {
     {"ID", "id", GH_CTL_TEXT},
@@ -437,4 +438,139 @@ gh_ctl_whoami(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
         return r;
     return gh_ctl_get(ctl, "/api/v1/me", gh_ctl_me_kv, GH_NCOLS(gh_ctl_me_kv),
                       0);
+}
+
+/* ---- the gatehouse user CLI's requests ---- */
+
+/* How often request --wait asks whether a decision came: a person
+ * decides in seconds to minutes; 2 s feels immediate and costs nothing. */
+#define GH_CTL_WAIT_POLL_S 2
+/* Consecutive failed polls before --wait gives up (a minute of them). */
+#define GH_CTL_WAIT_FAILS_MAX 30
+
+/* The decision on request id, waited for; an exit status. */
+static int
+gh_ctl_request_wait(struct gh_ctl *ctl, json_int_t id)
+{
+    char path[64];
+    const char *state;
+    json_t *j = NULL;
+    int fails = 0, r;
+
+    fprintf(stderr,
+            "Waiting for an approver to decide on request %lld (Ctrl-C stops "
+            "waiting; the request stays pending)...\n",
+            (long long)id);
+    snprintf(path, sizeof(path), "/api/v1/requests/%lld", (long long)id);
+    for (;;) {
+        sleep(GH_CTL_WAIT_POLL_S);
+        json_decref(j);
+        j = NULL;
+        if (gh_ctl_api(ctl, "GET", path, NULL, &j, NULL, NULL) != 0) {
+            if (++fails >= GH_CTL_WAIT_FAILS_MAX)
+                return GH_CTL_EXIT_FAIL;
+            continue;
+        }
+        fails = 0;
+        state = json_string_value(json_object_get(j, "state"));
+        if (state != NULL && strcmp(state, "pending") != 0)
+            break;
+    }
+    gh_ctl_print_obj(ctl, j, gh_ctl_request_kv, GH_NCOLS(gh_ctl_request_kv));
+    if (strcmp(state, "approved") == 0) {
+        fprintf(stderr, "Approved: you may connect now.\n");
+        r = 0;
+    } else {
+        fprintf(stderr, "The request was %s.\n", state);
+        r = GH_CTL_EXIT_FAIL;
+    }
+    json_decref(j);
+    return r;
+}
+
+int
+gh_ctl_request_create(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
+                      char **argv)
+{
+    static const struct option o[] = {
+        {"port", required_argument, NULL, GH_OPT_PORT},
+        {"duration", required_argument, NULL, GH_OPT_DURATION},
+        {"reason", required_argument, NULL, GH_OPT_REASON},
+        {"source", required_argument, NULL, GH_OPT_SOURCE},
+        {"wait", no_argument, NULL, GH_OPT_WAIT},
+        {NULL, 0, NULL, 0}};
+    struct gh_ctl_args a;
+    long long secs = 3600;
+    const char *state;
+    json_t *body, *j = NULL;
+    json_int_t id;
+    int r;
+
+    if ((r = gh_ctl_begin(ctl, v, argc, argv, o, 1, &a)) != 0)
+        return r < 0 ? 0 : r;
+    if (a.port == NULL || *a.port == '\0' ||
+        strspn(a.port, "0123456789,") != strlen(a.port))
+        return gh_ctl_usage_error(v, "request needs --port like 22 or "
+                                     "22,3389");
+    if (a.duration != NULL && gh_ctl_parse_duration(a.duration, &secs) != 0)
+        return gh_ctl_usage_error(v, "--duration wants 30m, 1h or 3600");
+    if ((r = gh_ctl_ready(ctl)) != 0)
+        return r;
+    body = json_pack("{s:s, s:s, s:I, s:s}", "target", a.pos[0], "ports",
+                     a.port, "duration", (json_int_t)secs, "reason",
+                     a.reason ? a.reason : "");
+    if (body == NULL)
+        abort();
+    if (a.source != NULL)
+        json_object_set_new(body, "source_cidr", json_string(a.source));
+    r = gh_ctl_api(ctl, "POST", "/api/v1/requests", body, &j, NULL, NULL);
+    json_decref(body);
+    if (r != 0)
+        return r;
+    state = json_string_value(json_object_get(j, "state"));
+    id = json_integer_value(json_object_get(j, "id"));
+    if (state != NULL && strcmp(state, "pending") == 0 && a.wait) {
+        json_decref(j);
+        return gh_ctl_request_wait(ctl, id);
+    }
+    gh_ctl_print_obj(ctl, j, gh_ctl_request_kv, GH_NCOLS(gh_ctl_request_kv));
+    if (state != NULL && strcmp(state, "approved") == 0)
+        fprintf(stderr, "Approved by policy: you may connect now.\n");
+    else
+        fprintf(stderr,
+                "Request %lld is pending: an approver must decide on it "
+                "('%s requests' shows its state; --wait waits).\n",
+                (long long)id, gh_cli_agent());
+    json_decref(j);
+    return 0;
+}
+
+int
+gh_ctl_requests_mine(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
+                     char **argv)
+{
+    static const struct option o[] = {
+        {"state", required_argument, NULL, GH_OPT_STATE},
+        {"limit", required_argument, NULL, GH_OPT_LIMIT},
+        {"after", required_argument, NULL, GH_OPT_AFTER},
+        {NULL, 0, NULL, 0}};
+    struct gh_ctl_args a;
+    json_t *me = NULL;
+    int r;
+
+    if ((r = gh_ctl_begin(ctl, v, argc, argv, o, 0, &a)) != 0)
+        return r < 0 ? 0 : r;
+    if ((r = gh_ctl_ready(ctl)) != 0 ||
+        (r = gh_ctl_api(ctl, "GET", "/api/v1/me", NULL, &me, NULL, NULL)) != 0)
+        return r;
+    a.user = json_string_value(json_object_get(me, "user_id"));
+    if (a.user == NULL) {
+        json_decref(me);
+        gh_ctl_err("the gateway did not say who you are");
+        return GH_CTL_EXIT_FAIL;
+    }
+    r = gh_ctl_list(ctl, "/api/v1/requests", &a, NULL, gh_ctl_request_cols,
+                    GH_NCOLS(gh_ctl_request_cols));
+    json_decref(me);
+    return r;
 }
