@@ -24,40 +24,17 @@ import { startIdp, loginAndGetTokens } from '../harness/idp/lib.mjs';
 import { openSession } from '../harness/session.mjs';
 import { upTarget } from '../harness/target.mjs';
 import { freePort, sleep } from '../harness/testkit.mjs';
+import { arg, median, spread, quiet, pss } from './benchkit.mjs';
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : def;
-};
 const MB = Number(arg('mb', 100));
 const RUNS = Number(arg('runs', 5));
 const ECHOS = Number(arg('echo', 500));
 const IDLE = arg('idle', '100').split(',').map(Number);
 const CIPHER = ['-o', 'Ciphers=aes128-gcm@openssh.com', '-o', 'KexAlgorithms=curve25519-sha256'];
 
-const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const pct = (a, p) => [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(a.length * p))];
-const spread = (a) => `${Math.round((100 * (Math.max(...a) - Math.min(...a))) / median(a))}%`;
 const fmt = (x, d = 0) => x.toFixed(d);
 
-// Wait until the machine is quiet (< 8 % busy over 2 s), at most 30 s.
-async function quiet() {
-  const stat = () => fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
-  for (let i = 0; i < 15; i++) {
-    const a = stat();
-    await sleep(2000);
-    const b = stat();
-    const d = b.map((x, k) => x - a[k]);
-    const total = d.reduce((x, y) => x + y, 0);
-    if ((total - d[3] - d[4]) / total < 0.08) return;
-  }
-}
-
-function pss(pid) {
-  try {
-    return Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))[1]);
-  } catch { return 0; }
-}
 function children(pid) {
   const out = [];
   for (const d of fs.readdirSync('/proc')) {
