@@ -385,7 +385,11 @@ try {
       peak = Math.max(peak, rssKiB(gw.pid));
     }
     console.log(`# gateway RSS: ${rss0} KiB before, peak ${peak} KiB while the browser does not read (+${peak - rss0} KiB)`);
-    assert.ok(peak - rss0 < 24 * 1024, `grew by ${peak - rss0} KiB`);
+    // Under ASan, freed blocks wait in its quarantine (up to 256 MiB), so
+    // RSS measures ASan, not the gateway: the bound is checked in the
+    // normal build (measured there: about 1 MiB).
+    const asan = execFileSync('ldd', [process.env.GATEHOUSED]).toString().includes('libasan');
+    if (!asan) assert.ok(peak - rss0 < 8 * 1024, `grew by ${peak - rss0} KiB`);
     const got = s.outputBytes;
     s.ws._socket.resume();
     await s.wait(() => s.outputBytes > got + 1000000, 'output after resuming');

@@ -364,6 +364,49 @@ try {
     assert.match(n.stderr, /cannot run .*no-such-client/);
   });
 
+  await check('a long-running tunnel renews its access token: 5 s tokens, a connection 8 s later works', async () => {
+    const port2 = await freePort();
+    const base2 = `https://127.0.0.1:${port2}`;
+    const idp2 = await startIdp({ stateDir: path.join(tmp, 'idp2'), redirectUris: [`${base2}/auth/callback`], accessTokenTtl: 5 });
+    let gw2 = null;
+    let tun2 = null;
+    try {
+      gw2 = await startGateway({
+        dir: path.join(tmp, 'gw2'),
+        args: ['-c', conf, '-o', `server.port=${port2}`, '-o', `oidc.issuer=${idp2.issuer}`, '-o', 'oidc.clock_skew=0',
+          '-o', `oidc.client_secret_file=${idp2.info.webClientSecretFile}`,
+          '-o', `oidc.cli_client_id=${idp2.info.cliClientId}`, '-o', `oidc.cli_resource=${idp2.resource}`],
+      });
+      for (let i = 0; i < 100 && (await fetch(`${base2}/auth/login`, { redirect: 'manual' })).status !== 302; i++) await sleep(100);
+      const env2 = { ...env, XDG_CONFIG_HOME: path.join(tmp, 'xdg2') };
+      const ca2 = path.join(tmp, 'gw2', 'gatehouse-data', 'tls', 'cert.pem');
+      const c = start(GH, ['login', '--server', base2, '--ca-file', ca2], env2);
+      await until(() => /user code: (\S+)/.test(c.err), 'the user code');
+      await approveDevice(idp2, c.err.match(/user code: (\S+)/)[1], 'alice');
+      assert.equal((await c.done).code, 0, c.err);
+      const a2 = (await loginAndGetTokens(idp2, { user: 'alice', redirectUri: `${base2}/auth/callback` })).access_token;
+      const g = await fetch(`${base2}/api/v1/requests`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${a2}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ target: 'bulk', ports: '22', duration: 600, reason: 'renew' }),
+      });
+      assert.equal(g.status, 201);
+      const lp = await freePort();
+      tun2 = start(GH, ['tunnel', 'bulk', '--port', '22', '--local-port', String(lp)], env2);
+      await until(() => /listening/.test(tun2.out), 'the tunnel to listen');
+      const ssh2 = (what) => run('ssh', [...sshOpts, '-p', String(lp), '-o', 'HostKeyAlias=bulk', '127.0.0.1', `echo ${what}`], { env });
+      assert.equal(ssh2('first').stdout, 'first\n');
+      await sleep(8000); // the first access token has expired
+      const r = ssh2('renewed');
+      assert.equal(r.status, 0, `${r.stderr}${tun2.err}`);
+      assert.equal(r.stdout, 'renewed\n');
+    } finally {
+      if (tun2) tun2.kill('SIGTERM');
+      if (gw2) await gw2.stop();
+      await idp2.stop();
+    }
+  });
+
   await check('the tunnel ends cleanly on SIGTERM; usage errors are exit 2', async () => {
     tun.kill('SIGTERM');
     const { code } = await tun.done;

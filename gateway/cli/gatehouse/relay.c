@@ -89,6 +89,7 @@ struct gh_relay {
     unsigned nstreams, next_no;
     pid_t child;
     int child_status;
+    char *token; /* the bearer token now (owned, wiped) */
     bool done, stopping;
     int status; /* the proxy's exit status */
     bool proxy;
@@ -528,7 +529,16 @@ static struct gh_stream *
 gh_stream_new(struct gh_relay *r, int in, int out, bool sock)
 {
     struct gh_stream *s = gh_alloc(1, sizeof(*s));
+    const char *tok;
 
+    /* A long-running tunnel outlives its access token: ask for the
+     * current one (the cache refreshes it when it is about to expire). */
+    if (r->next_no > 0 && r->c->renew != NULL &&
+        (tok = r->c->renew(r->c->renew_arg)) != NULL &&
+        strcmp(tok, r->token) != 0) {
+        gh_freezero(r->token, strlen(r->token));
+        r->token = gh_strdup(tok);
+    }
     s->r = r;
     s->no = ++r->next_no;
     s->in_fd = in;
@@ -678,7 +688,7 @@ gh_relay_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         }
         p = (unsigned char **)in;
         end = (*p) + len;
-        n = snprintf(auth, sizeof(auth), "Bearer %s", s->r->c->token);
+        n = snprintf(auth, sizeof(auth), "Bearer %s", s->r->token);
         if (n < 0 || (size_t)n >= sizeof(auth) ||
             lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
                                          (unsigned char *)auth, n, p, end)) {
@@ -945,6 +955,7 @@ gh_relay_init(struct gh_relay *r, const struct gh_relay_conf *c)
         return GH_CLI_EXIT_FAIL;
     }
     r->vh = lws_get_vhost_by_name(r->ctx, "default");
+    r->token = gh_strdup(c->token);
     return 0;
 }
 
@@ -955,6 +966,8 @@ gh_relay_run(struct gh_relay *r)
         if (lws_service(r->ctx, 0) < 0)
             break;
     lws_context_destroy(r->ctx);
+    gh_freezero(r->token, strlen(r->token));
+    r->token = NULL;
 }
 
 int
@@ -1004,6 +1017,7 @@ gh_relay_listen(const struct gh_relay_conf *c, int lfd, pid_t child)
         gh_relay_adopt(&r, lfd, GH_RK_LISTEN, NULL) == NULL) {
         gh_cli_err("cannot watch the listener: %s", strerror(errno));
         lws_context_destroy(r.ctx);
+        gh_freezero(r.token, strlen(r.token));
         return GH_CLI_EXIT_FAIL;
     }
     /* A child that ended before the signalfd existed. */

@@ -46,6 +46,11 @@ struct gh_relay_conf {
     const char *target;  /* declared target name */
     unsigned port;       /* declared, granted port */
     int verbose;         /* one line per connection opened and closed */
+    /* When set, called before each connection after the first: the
+     * access token to use now (refreshed when it is about to expire), or
+     * NULL to keep the last one. The relay copies it. */
+    const char *(*renew)(void *arg);
+    void *renew_arg;
 };
 
 /* How a proxy's tunnel was lost when the gateway's reason did not arrive

@@ -87,6 +87,15 @@ gh_user_split(int *argc, char **argv, char ***extra, int *nextra)
     return *nextra <= GH_USER_EXTRA_MAX ? 0 : -1;
 }
 
+/* The relay's renew hook: the cached token, refreshed as needed. */
+static const char *
+gh_user_renew(void *arg)
+{
+    struct gh_ctl *ctl = arg;
+
+    return gh_ctl_renew_token(ctl) == 0 ? ctl->conn.token : NULL;
+}
+
 /* The relay's configuration from a ready connection. */
 static void
 gh_user_conf(struct gh_ctl *ctl, const char *target, unsigned port,
@@ -100,6 +109,8 @@ gh_user_conf(struct gh_ctl *ctl, const char *target, unsigned port,
     rc->insecure = ctl->conn.insecure;
     rc->target = target;
     rc->port = port;
+    rc->renew = gh_user_renew;
+    rc->renew_arg = ctl;
 }
 
 /* Ask the decision function before starting a client; 0 when allowed,

@@ -161,6 +161,10 @@ int gh_ctl_requests_mine(struct gh_ctl *, const struct gh_ctl_verb *, int,
 
 /* Sign-in and the token cache (verbs-login.c). */
 int gh_ctl_cached_token(struct gh_ctl *ctl);
+/* A token from the cache again (refreshed when it is about to expire),
+ * for a long-running verb; the old one is wiped. 0 or an exit status (the
+ * old token stays). Does nothing for a token given by file or env. */
+int gh_ctl_renew_token(struct gh_ctl *ctl);
 int gh_ctl_login(struct gh_ctl *, const struct gh_ctl_verb *, int, char **);
 int gh_ctl_logout(struct gh_ctl *, const struct gh_ctl_verb *, int, char **);
 int gh_ctl_status(struct gh_ctl *, const struct gh_ctl_verb *, int, char **);

@@ -86,6 +86,27 @@ gh_ctl_cached_token(struct gh_ctl *ctl)
     return gh_ctl_token_from_cache(ctl, NULL);
 }
 
+int
+gh_ctl_renew_token(struct gh_ctl *ctl)
+{
+    struct gh_cli_cache *c = NULL;
+    struct gh_cli_cache_err ce;
+    struct gh_cli_tokens t = {0};
+    int r;
+
+    if (!ctl->token_cached)
+        return 0;
+    if ((r = gh_cli_cache_open(0, &c, &ce)) != 0)
+        return gh_cli_cache_fail(r, &ce);
+    if ((r = gh_cli_fresh_tokens(c, ctl->conn.server, &t)) == 0) {
+        gh_freezero(ctl->conn.token, strlen(ctl->conn.token));
+        ctl->conn.token = gh_strdup(t.access_token);
+    }
+    gh_cli_tokens_cleanup(&t);
+    gh_cli_cache_close(c);
+    return r;
+}
+
 /* ---- login ---- */
 
 /* "1h30m" from now until t. */
