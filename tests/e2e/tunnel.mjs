@@ -333,12 +333,13 @@ try {
   await check('certificate pinning: the right pin works, a wrong one is refused before the token is sent', async () => {
     const der = execFileSync('sh', ['-c', `openssl x509 -in '${caFile}' -pubkey -noout | openssl pkey -pubin -outform der`]);
     const pin = crypto.createHash('sha256').update(der).digest('base64');
-    const ok = run('ssh', [...sshOpts, '-o', `ProxyCommand=${GH} --insecure-pin ${pin} proxy web1 22`, 'web1', 'echo pinned'], { env });
+    await call('alice', 'POST', '/api/v1/requests', { target: 'bulk', ports: '22', duration: 3600, reason: 'pin' });
+    const ok = run('ssh', [...sshOpts, '-o', `ProxyCommand=${GH} --insecure-pin ${pin} proxy bulk 22`, 'bulk', 'echo pinned'], { env });
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(ok.stdout, 'pinned\n');
     const wrong = crypto.createHash('sha256').update('not the key').digest('hex');
     const before = sql("SELECT count(*) FROM audit WHERE action LIKE 'auth.%' OR action = 'jit.decide'");
-    const bad = gh(['--insecure-pin', wrong, 'proxy', 'web1', '22'], { input: '' });
+    const bad = gh(['--insecure-pin', wrong, 'proxy', 'bulk', '22'], { input: '', timeout: 30000 });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /certificate mismatch/);
     assert.equal(sql("SELECT count(*) FROM audit WHERE action LIKE 'auth.%' OR action = 'jit.decide'"), before);

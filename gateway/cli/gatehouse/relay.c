@@ -710,6 +710,7 @@ gh_relay_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return s == NULL ? -1 : gh_relay_ws_writeable(s, wsi);
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         if (s != NULL) {
+            lws_set_opaque_user_data(wsi, NULL);
             s->ws = NULL;
             gh_relay_ws_error(s, wsi, in ? (const char *)in : NULL);
             gh_stream_check(s);
@@ -717,8 +718,19 @@ gh_relay_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
         if (s != NULL) {
+            lws_set_opaque_user_data(wsi, NULL);
             s->ws = NULL;
             gh_stream_ended(s, "the connection to the gateway was lost");
+            gh_stream_check(s);
+        }
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        /* Some failures (a refused certificate, a close during the
+         * handshake) end the connection with neither of the above. */
+        if (s != NULL && s->ws == wsi) {
+            lws_set_opaque_user_data(wsi, NULL);
+            s->ws = NULL;
+            gh_stream_ended(s, "the connection to the gateway closed");
             gh_stream_check(s);
         }
         return 0;
