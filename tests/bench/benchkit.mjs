@@ -1,6 +1,7 @@
 // benchkit.mjs - what the benchmarks share (../shared/BENCHMARKS.md): the
 // command line, medians and spreads, waiting for a quiet machine, and PSS.
 import fs from 'node:fs';
+import path from 'node:path';
 import { sleep } from '../harness/testkit.mjs';
 
 // --name VALUE from the command line, else def.
@@ -31,4 +32,37 @@ export function pss(pid) {
   try {
     return Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))[1]);
   } catch { return 0; }
+}
+
+// A gatehoused trusting the test IdP, with one target "bench" (the vm's
+// sshd, port 22, auto-approved; confExtra adds lines) and a grant for
+// alice. The IdP and the gateway go into s as each starts, so the
+// caller's cleanup finds them even when a later step fails.
+export async function benchGateway(s, { tmp, v, confExtra = [], idpOpts = {} }) {
+  const { startGateway } = await import('../harness/gateway.mjs');
+  const { startIdp, loginAndGetTokens } = await import('../harness/idp/lib.mjs');
+  const { freePort } = await import('../harness/testkit.mjs');
+  const port = await freePort();
+  const base = `https://127.0.0.1:${port}`;
+  process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'; // the gateway's self-signed cert, loopback
+  s.idp = await startIdp({ stateDir: path.join(tmp, 'idp'), redirectUris: [`${base}/auth/callback`], ...idpOpts });
+  const conf = path.join(tmp, 'gatehoused.conf');
+  fs.writeFileSync(conf, ['[target bench]', `address = ${v.GH_TARGET_ADDR}`, 'ports = 22',
+    `host_key = ${v.GH_TARGET_HOSTKEY_SHA256}`, 'auto_approve = gatehouse-users', 'reason_required = no',
+    ...confExtra, ''].join('\n'));
+  s.gw = await startGateway({
+    dir: path.join(tmp, 'gw'),
+    args: ['-c', conf, '-o', `server.port=${port}`, '-o', `oidc.issuer=${s.idp.issuer}`,
+      '-o', `oidc.client_secret_file=${s.idp.info.webClientSecretFile}`, '-o', 'sessions.max=5000',
+      '-o', 'server.max_connections=8000'],
+  });
+  for (let i = 0; i < 100 && (await fetch(`${base}/auth/login`, { redirect: 'manual' })).status !== 302; i++) await sleep(100);
+  const token = (await loginAndGetTokens(s.idp, { user: 'alice', redirectUri: `${base}/auth/callback` })).access_token;
+  // The target auto-approves gatehouse-users: a request is the grant.
+  const req = await fetch(`${base}/api/v1/requests`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ target: 'bench', ports: '22', duration: 7200 }),
+  });
+  if (!req.ok) throw new Error(`access request refused: ${req.status} ${await req.text()}`);
+  return { port, base, token };
 }

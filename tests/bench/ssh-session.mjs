@@ -19,12 +19,10 @@ import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startGateway } from '../harness/gateway.mjs';
-import { startIdp, loginAndGetTokens } from '../harness/idp/lib.mjs';
 import { openSession } from '../harness/session.mjs';
 import { upTarget } from '../harness/target.mjs';
 import { freePort, sleep } from '../harness/testkit.mjs';
-import { arg, median, spread, quiet, pss } from './benchkit.mjs';
+import { arg, median, spread, quiet, pss, benchGateway } from './benchkit.mjs';
 
 const MB = Number(arg('mb', 100));
 const RUNS = Number(arg('runs', 5));
@@ -89,32 +87,14 @@ async function sshEcho(sshArgs, n) {
   return out;
 }
 
-let idp, gw, vm, bastion;
+const S = {}; // the IdP and gatehoused (benchGateway)
+let vm, bastion;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-bench-ssh-'));
 fs.chmodSync(tmp, 0o755);
 try {
   vm = await upTarget({ dir: path.join(tmp, 'vm'), name: 'bench' });
   const v = vm.env;
-  const port = await freePort();
-  const base = `https://127.0.0.1:${port}`;
-  process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
-  idp = await startIdp({ stateDir: path.join(tmp, 'idp'), redirectUris: [`${base}/auth/callback`] });
-  const conf = path.join(tmp, 'gatehoused.conf');
-  fs.writeFileSync(conf, ['[target bench]', `address = ${v.GH_TARGET_ADDR}`, 'ports = 22',
-    `host_key = ${v.GH_TARGET_HOSTKEY_SHA256}`, 'auto_approve = gatehouse-users', 'reason_required = no',
-    'recording_required = yes', ''].join('\n'));
-  gw = await startGateway({
-    dir: path.join(tmp, 'gw'),
-    args: ['-c', conf, '-o', `server.port=${port}`, '-o', `oidc.issuer=${idp.issuer}`,
-      '-o', `oidc.client_secret_file=${idp.info.webClientSecretFile}`, '-o', 'sessions.max=5000',
-      '-o', 'server.max_connections=8000'],
-  });
-  for (let i = 0; i < 100 && (await fetch(`${base}/auth/login`, { redirect: 'manual' })).status !== 302; i++) await sleep(100);
-  const token = (await loginAndGetTokens(idp, { user: 'alice', redirectUri: `${base}/auth/callback` })).access_token;
-  await fetch(`${base}/api/v1/requests`, {
-    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ target: 'bench', ports: '22', duration: 7200 }),
-  });
+  const { port, base, token } = await benchGateway(S, { tmp, v, confExtra: ['recording_required = yes'], idpOpts: {} });
   const key = fs.readFileSync(v.GH_TARGET_KEY, 'utf8');
   const cred = { username: v.GH_TARGET_USER, private_key: key };
 
@@ -215,16 +195,16 @@ try {
   // ---- idle sessions: memory per session ----
   for (const n of IDLE) {
     await sleep(2500); // ended sessions' workers are reaped
-    const base0 = pss(gw.pid);
+    const base0 = pss(S.gw.pid);
     const held = [];
     for (let i = 0; i < n; i += 10) {
       held.push(...await Promise.all(Array.from({ length: Math.min(10, n - i) }, () => openShell())));
     }
     await sleep(2000);
-    const workers = children(gw.pid);
-    const total = pss(gw.pid) + workers.reduce((a, p) => a + pss(p), 0);
+    const workers = children(S.gw.pid);
+    const total = pss(S.gw.pid) + workers.reduce((a, p) => a + pss(p), 0);
     console.log(`idle-sessions-${n}  per-session=${fmt((total - base0) / n / 1024, 2)}MiB  ` +
-      `(gatehoused ${fmt(pss(gw.pid) / 1024, 1)}MiB, ${workers.length} workers ${fmt(workers.reduce((a, p) => a + pss(p), 0) / 1024, 1)}MiB; ` +
+      `(gatehoused ${fmt(pss(S.gw.pid) / 1024, 1)}MiB, ${workers.length} workers ${fmt(workers.reduce((a, p) => a + pss(p), 0) / 1024, 1)}MiB; ` +
       `anchors: direct sshd 1.7 MiB, ssh -J 1.64 MiB per session)`);
     for (const s of held) s.ws.terminate();
   }
@@ -233,8 +213,8 @@ try {
   process.exitCode = 1;
 } finally {
   if (bastion) bastion.kill();
-  if (gw) await gw.stop();
-  if (idp) await idp.stop();
+  if (S.gw) await S.gw.stop();
+  if (S.idp) await S.idp.stop();
   if (vm) await vm.down();
   fs.rmSync(tmp, { recursive: true, force: true });
 }

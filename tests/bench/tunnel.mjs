@@ -121,11 +121,9 @@ if (process.argv[2] === '--forwarder') {
 }
 
 // ---------------------------------------------------------------- benchmark
-const { startGateway } = await import('../harness/gateway.mjs');
-const { startIdp, loginAndGetTokens } = await import('../harness/idp/lib.mjs');
 const { upTarget } = await import('../harness/target.mjs');
 const { freePort, sleep } = await import('../harness/testkit.mjs');
-const { arg, median, spread, quiet: quietOnce, pss } = await import('./benchkit.mjs');
+const { arg, median, spread, quiet: quietOnce, pss, benchGateway } = await import('./benchkit.mjs');
 const MB = Number(arg('mb', 200));
 const RUNS = Number(arg('runs', 5));
 const CONNECTS = Number(arg('connects', 10));
@@ -263,7 +261,8 @@ function runSsh(args, { env, stdinBytes, timeoutMs = 180000 } = {}) {
   });
 }
 
-let idp, gw, vm, bastion, websockify, cliTunnel;
+const S = {}; // the IdP and gatehoused (benchGateway)
+let vm, bastion, websockify, cliTunnel;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-bench-tun-'));
 fs.chmodSync(tmp, 0o755);
 let cleaning = null;
@@ -273,8 +272,8 @@ async function cleanup() {
     // Clients first (held ssh sessions, masters), then relays, then servers.
     const order = [...started].sort((a, b) => (a === bastion || a === websockify || a === cliTunnel) - (b === bastion || b === websockify || b === cliTunnel));
     for (const c of order) await killTree(c);
-    if (gw) await gw.stop().catch(() => {});
-    if (idp) await idp.stop().catch(() => {});
+    if (S.gw) await S.gw.stop().catch(() => {});
+    if (S.idp) await S.idp.stop().catch(() => {});
     if (vm) await vm.down().catch((e) => console.error(`# target down: ${e.message}`));
     fs.rmSync(tmp, { recursive: true, force: true });
   })();
@@ -290,28 +289,8 @@ for (const ev of ['uncaughtException', 'unhandledRejection']) {
 try {
   vm = await upTarget({ dir: path.join(tmp, 'vm'), name: 'bench' });
   const v = vm.env;
-  const port = await freePort();
-  const base = `https://127.0.0.1:${port}`;
-  process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
-  idp = await startIdp({ stateDir: path.join(tmp, 'idp'), redirectUris: [`${base}/auth/callback`], accessTokenTtl: 7200 });
-  const conf = path.join(tmp, 'gatehoused.conf');
-  fs.writeFileSync(conf, ['[target bench]', `address = ${v.GH_TARGET_ADDR}`, 'ports = 22',
-    `host_key = ${v.GH_TARGET_HOSTKEY_SHA256}`, 'auto_approve = gatehouse-users', 'reason_required = no', ''].join('\n'));
-  gw = await startGateway({
-    dir: path.join(tmp, 'gw'),
-    args: ['-c', conf, '-o', `server.port=${port}`, '-o', `oidc.issuer=${idp.issuer}`,
-      '-o', `oidc.client_secret_file=${idp.info.webClientSecretFile}`, '-o', 'sessions.max=5000',
-      '-o', 'server.max_connections=8000'],
-  });
-  for (let i = 0; i < 100 && (await fetch(`${base}/auth/login`, { redirect: 'manual' })).status !== 302; i++) await sleep(100);
-  const token = (await loginAndGetTokens(idp, { user: 'alice', redirectUri: `${base}/auth/callback` })).access_token;
-  // The target auto-approves gatehouse-users: a request is the grant.
-  const req = await fetch(`${base}/api/v1/requests`, {
-    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ target: 'bench', ports: '22', duration: 7200 }),
-  });
-  if (!req.ok) throw new Error(`access request refused: ${req.status} ${await req.text()}`);
-  const pinHex = Buffer.from(gw.spki, 'base64').toString('hex');
+  const { port, base, token } = await benchGateway(S, { tmp, v, confExtra: [], idpOpts: { accessTokenTtl: 7200 } });
+  const pinHex = Buffer.from(S.gw.spki, 'base64').toString('hex');
 
   // The OpenSSH bastion for ssh -J: an sshd on loopback in this namespace.
   const bport = await freePort();
@@ -371,12 +350,12 @@ try {
     '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', ...CIPHER];
   const viaLocal = (p) => ({ opts: ['-p', String(p), '-o', `HostKeyAlias=${v.GH_TARGET_ADDR}`], host: dest('127.0.0.1') });
   const paths = [
-    { name: 'gw-ws', ...viaLocal(fwdGw.port), relay: () => [['gatehoused', gw.pid], ['fwd', fwdGw.proc.pid]] },
+    { name: 'gw-ws', ...viaLocal(fwdGw.port), relay: () => [['gatehoused', S.gw.pid], ['fwd', fwdGw.proc.pid]] },
     ...(cliPort ? [
-      { name: 'gw-cli', ...viaLocal(cliPort), relay: () => [['gatehoused', gw.pid], ['cli', cliTunnel.pid]] },
+      { name: 'gw-cli', ...viaLocal(cliPort), relay: () => [['gatehoused', S.gw.pid], ['cli', cliTunnel.pid]] },
       {
         name: 'gw-proxy', opts: ['-o', `ProxyCommand=${[GATEHOUSE, ...cliGlobal, 'proxy', 'bench', '22'].join(' ')}`],
-        host: dest(v.GH_TARGET_ADDR), env: cliEnv, relay: () => [['gatehoused', gw.pid]], clientKids: 'cli',
+        host: dest(v.GH_TARGET_ADDR), env: cliEnv, relay: () => [['gatehoused', S.gw.pid]], clientKids: 'cli',
       },
     ] : []),
     { name: 'ssh-J', opts: ['-J', 'bastion'], host: dest(v.GH_TARGET_ADDR), relay: () => [['bastion', bastion.pid]], clientKids: 'ssh-W' },
@@ -407,7 +386,7 @@ try {
     for (const n of IDLE) {
       for (const p of memPaths) {
         await sleep(1500);
-        const server = p.name === 'ssh-J' ? bastion.pid : gw.pid;
+        const server = p.name === 'ssh-J' ? bastion.pid : S.gw.pid;
         const client = p.name === 'gw-ws' ? fwdGw.proc.pid : p.name === 'gw-cli' ? cliTunnel.pid : null;
         const s0 = treePss(server), k0 = client ? treePss(client) : 0;
         const held = [];
