@@ -42,6 +42,8 @@ export async function benchGateway(s, { tmp, v, confExtra = [], idpOpts = {} }) 
   const { startGateway } = await import('../harness/gateway.mjs');
   const { startIdp, loginAndGetTokens } = await import('../harness/idp/lib.mjs');
   const { freePort } = await import('../harness/testkit.mjs');
+  // Absolute: the harness starts gatehoused in its data directory.
+  process.env.GATEHOUSED = path.resolve(process.env.GATEHOUSED || 'build/release/gatehoused');
   const port = await freePort();
   const base = `https://127.0.0.1:${port}`;
   process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'; // the gateway's self-signed cert, loopback

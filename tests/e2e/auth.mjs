@@ -11,7 +11,12 @@ import path from 'node:path';
 import { startGateway } from '../harness/gateway.mjs';
 import { launchBrowser } from '../harness/browser/browser.mjs';
 import { startIdp, loginAndGetTokens, completeAuthorization } from '../harness/idp/lib.mjs';
+import { isolateNetwork } from '../harness/netns.mjs';
 import { freePort, signInSession, testRun } from '../harness/testkit.mjs';
+
+// Loopback only (its browser steps too): in a network namespace of its
+// own when possible, as web-pages.mjs.
+isolateNetwork();
 
 const t = testRun('gh-e2e-auth', 150000);
 const { tmp } = t;

@@ -8,6 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { startGateway } from '../gateway.mjs';
 import { launchBrowser } from './browser.mjs';
+import { isolateNetwork } from '../netns.mjs';
+
+// Loopback only: in a network namespace of its own when possible, so
+// address changes made by other tests cannot fail Chromium's requests
+// (seen: ERR_NETWORK_CHANGED on the clean-clone CI run).
+isolateNetwork();
 
 const TEST_TIMEOUT_MS = 120000;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-browser-'));
