@@ -168,6 +168,13 @@ struct gh_rsess *gh_tunnel_start(struct gh_broker *b, struct lws *wsi,
                                  struct gh_ws_pss *pss);
 /* End the TCP side of tunnel s (from gh_rsess_end). */
 void gh_tunnel_stop(struct gh_rsess *s);
+/* Queue bytes (binary) or a control message (text) for a tunnel's
+ * client. */
+void gh_tunnel_to_client(struct gh_rsess *s, bool text, const void *p,
+                         size_t len);
+/* A JSON status for the session's client (consumes j): a STATUS frame
+ * for a browser, a text control message for a tunnel. */
+void gh_rsess_status(struct gh_rsess *s, json_t *j);
 
 /* Send a CLOSE frame with reason and message, then close the WebSocket.
  * flush: output already queued for the browser goes first. */

@@ -134,13 +134,15 @@ gh_rsess_to_browser(struct gh_rsess *s, uint8_t type, const void *p, size_t len)
     lws_callback_on_writable(s->ws);
 }
 
-static void
+void
 gh_rsess_status(struct gh_rsess *s, json_t *j)
 {
     char *t = json_dumps(j, JSON_COMPACT);
 
     json_decref(j);
-    if (t != NULL)
+    if (t != NULL && s->tunnel)
+        gh_tunnel_to_client(s, true, t, strlen(t)); /* a text message */
+    else if (t != NULL)
         gh_rsess_to_browser(s, GH_F_STATUS, t, strlen(t));
     free(t);
 }

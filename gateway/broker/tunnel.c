@@ -39,7 +39,7 @@ gh_tunnel_broker(struct lws *wsi)
 }
 
 /* Queue bytes (binary) or a control message (text) for the client. */
-static void
+void
 gh_tunnel_to_client(struct gh_rsess *s, bool text, const void *p, size_t len)
 {
     struct gh_chunk *c;
@@ -49,17 +49,6 @@ gh_tunnel_to_client(struct gh_rsess *s, bool text, const void *p, size_t len)
     c = gh_queue_push(&s->to_browser, LWS_PRE, p, len, NULL, 0);
     c->text = text;
     lws_callback_on_writable(s->ws);
-}
-
-static void
-gh_tunnel_control(struct gh_rsess *s, json_t *j)
-{
-    char *t = json_dumps(j, JSON_COMPACT);
-
-    json_decref(j);
-    if (t != NULL)
-        gh_tunnel_to_client(s, true, t, strlen(t));
-    free(t);
 }
 
 /* Everything the client sent is written and it will send no more: pass
@@ -251,10 +240,10 @@ gh_tunnel_tcp_callback(struct lws *wsi, enum lws_callback_reasons reason,
                    sizeof(one));
         s->link = wsi;
         s->state = GH_RS_OPEN;
-        gh_tunnel_control(s, json_pack("{s:s, s:I, s:I}", "type", "open",
-                                       "session", (json_int_t)s->id,
-                                       "grant_expires",
-                                       (json_int_t)s->grant_expires_ms));
+        gh_rsess_status(s,
+                        json_pack("{s:s, s:I, s:I}", "type", "open", "session",
+                                  (json_int_t)s->id, "grant_expires",
+                                  (json_int_t)s->grant_expires_ms));
         if (s->to_worker.head != NULL)
             lws_callback_on_writable(wsi);
         gh_tunnel_maybe_shutdown(s);
@@ -293,7 +282,7 @@ gh_tunnel_tcp_callback(struct lws *wsi, enum lws_callback_reasons reason,
             lws_set_opaque_user_data(wsi, NULL);
             s->link = NULL;
             if (s->state != GH_RS_ENDED && !s->b->shutting_down) {
-                gh_tunnel_control(s, json_pack("{s:s}", "type", "eof"));
+                gh_rsess_status(s, json_pack("{s:s}", "type", "eof"));
                 gh_rsess_end(s, "target_closed",
                              "the target closed the connection", true);
             }

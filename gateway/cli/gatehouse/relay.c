@@ -9,6 +9,7 @@
  * wsis; it is freed when the last of them has closed.
  */
 #include "relay.h"
+#include "trust.h"
 
 #include "cli-token.h"
 
@@ -140,137 +141,6 @@ gh_rq_clear(struct gh_rqueue *q)
 {
     while (q->head != NULL)
         gh_rq_pop(q);
-}
-
-/* ---- the server URL ---- */
-
-int
-gh_relay_url(const char *url, char *host, size_t hostlen, int *port,
-             const char **prefix, int *tls)
-{
-    const char *p, *h, *end, *colon = NULL;
-    size_t n;
-    char *e;
-    long v;
-
-    if (strncmp(url, "https://", 8) == 0) {
-        *tls = 1;
-        p = url + 8;
-    } else if (strncmp(url, "http://", 7) == 0) {
-        *tls = 0;
-        p = url + 7;
-    } else
-        return -1;
-    end = p + strcspn(p, "/?#");
-    if (*p == '[') {
-        h = p + 1;
-        if ((e = memchr(h, ']', (size_t)(end - h))) == NULL)
-            return -1;
-        n = (size_t)(e - h);
-        if (e + 1 < end && e[1] == ':')
-            colon = e + 1;
-        else if (e + 1 != end)
-            return -1;
-    } else {
-        h = p;
-        colon = memchr(p, ':', (size_t)(end - p));
-        n = (size_t)((colon ? colon : end) - h);
-    }
-    if (n == 0 || n >= hostlen || memchr(h, '@', n) != NULL)
-        return -1;
-    memcpy(host, h, n);
-    host[n] = '\0';
-    *port = *tls ? 443 : 80;
-    if (colon != NULL) {
-        errno = 0;
-        v = strtol(colon + 1, &e, 10);
-        if (errno != 0 || e != end || v < 1 || v > 65535)
-            return -1;
-        *port = (int)v;
-    }
-    if (*end == '?' || *end == '#')
-        return -1;
-    *prefix = end;
-    return 0;
-}
-
-/* Append s to the path, percent-escaping all but unreserved bytes. */
-static void
-gh_relay_escape(char *dst, size_t cap, const char *s)
-{
-    size_t n = strlen(dst);
-
-    for (; *s != '\0' && n + 4 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-            (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL)
-            dst[n++] = (char)ch;
-        else
-            n += (size_t)snprintf(dst + n, cap - n, "%%%02X", ch);
-    }
-    dst[n] = '\0';
-}
-
-/* ---- TLS: checked before the token leaves ---- */
-
-/* True when the peer's public key hashes to pin ("sha256//BASE64"). */
-static bool
-gh_relay_pin_ok(X509 *cert, const char *pin)
-{
-    unsigned char *der = NULL, md[32];
-    unsigned int mdlen = 0;
-    char b64[48];
-    int n;
-    bool ok;
-
-    n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
-    if (n <= 0)
-        return false;
-    ok = EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL) == 1;
-    OPENSSL_free(der);
-    if (!ok || EVP_EncodeBlock((unsigned char *)b64, md, 32) != 44)
-        return false;
-    return strlen(pin) == 8 + 44 && CRYPTO_memcmp(pin + 8, b64, 44) == 0;
-}
-
-/* Check the connection's certificate as the configuration says; prints
- * why not. */
-static bool
-gh_relay_tls_ok(struct gh_relay *r, struct lws *wsi)
-{
-    SSL *ssl = lws_get_ssl(wsi);
-    X509 *cert;
-    bool ok = false;
-
-    if (!r->tls || r->c->insecure)
-        return true;
-    if (ssl == NULL || (cert = SSL_get1_peer_certificate(ssl)) == NULL) {
-        gh_cli_err("%s: the gateway sent no certificate", r->c->server);
-        return false;
-    }
-    if (r->c->pin != NULL) {
-        ok = gh_relay_pin_ok(cert, r->c->pin);
-        if (!ok)
-            gh_cli_err("%s: certificate mismatch: the gateway's public key "
-                       "is not the pinned one (was it replaced, or is "
-                       "someone in the middle?)",
-                       r->c->server);
-    } else {
-        long v = SSL_get_verify_result(ssl);
-
-        if (v != X509_V_OK)
-            gh_cli_err("%s: the gateway's certificate is not trusted: %s",
-                       r->c->server, X509_verify_cert_error_string(v));
-        else if (X509_check_ip_asc(cert, r->host, 0) != 1 &&
-                 X509_check_host(cert, r->host, 0, 0, NULL) != 1)
-            gh_cli_err("%s: the gateway's certificate is not for %s",
-                       r->c->server, r->host);
-        else
-            ok = true;
-    }
-    X509_free(cert);
-    return ok;
 }
 
 /* ---- the stream ---- */
@@ -513,7 +383,7 @@ gh_stream_connect(struct gh_stream *s)
     ci.opaque_user_data = s;
     if (r->tls) {
         ci.ssl_connection = LCCSCF_USE_SSL;
-        /* The host name (or IP) is checked by gh_relay_tls_ok, which also
+        /* The host name (or IP) is checked by gh_trust_peer_ok, which also
          * handles IP literals; a pin replaces the chain check. */
         ci.ssl_connection |= LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
         if (r->c->pin != NULL || r->c->insecure)
@@ -681,7 +551,9 @@ gh_relay_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
         if (s == NULL)
             return -1;
-        if (!gh_relay_tls_ok(s->r, wsi)) {
+        if (s->r->tls && !s->r->c->insecure &&
+            !gh_trust_peer_ok(lws_get_ssl(wsi), s->r->c->server, s->r->host,
+                              s->r->c->pin)) {
             s->ws_gone = true; /* said; no second message */
             s->r->status = GH_CLI_EXIT_FAIL;
             return -1;
@@ -936,13 +808,13 @@ gh_relay_init(struct gh_relay *r, const struct gh_relay_conf *c)
     memset(r, 0, sizeof(*r));
     r->c = c;
     r->status = GH_CLI_EXIT_FAIL;
-    if (gh_relay_url(c->server, r->host, sizeof(r->host), &r->port, &prefix,
+    if (gh_trust_url(c->server, r->host, sizeof(r->host), &r->port, &prefix,
                      &r->tls) != 0) {
         gh_cli_err("%s: not a server URL", c->server);
         return GH_CLI_EXIT_USAGE;
     }
     snprintf(r->path, sizeof(r->path), "%s/api/v1/tunnel?target=", prefix);
-    gh_relay_escape(r->path, sizeof(r->path), c->target);
+    gh_trust_escape(r->path, sizeof(r->path), c->target);
     snprintf(port, sizeof(port), "%u", c->port);
     strncat(r->path, "&port=", sizeof(r->path) - strlen(r->path) - 1);
     strncat(r->path, port, sizeof(r->path) - strlen(r->path) - 1);

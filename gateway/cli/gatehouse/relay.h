@@ -78,9 +78,4 @@ int gh_relay_proxy(const struct gh_relay_conf *c, int in, int out,
  */
 int gh_relay_listen(const struct gh_relay_conf *c, int lfd, pid_t child);
 
-/* Parse "https://host:port/prefix" into host (brackets removed), port
- * and prefix ("" or "/prefix"), and whether TLS is used. 0 or -1. */
-int gh_relay_url(const char *url, char *host, size_t hostlen, int *port,
-                 const char **prefix, int *tls);
-
 #endif
