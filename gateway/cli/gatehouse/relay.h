@@ -2,7 +2,7 @@
  * relay.h - the gatehouse CLI's data path: local byte streams (stdin and
  * stdout, or TCP connections accepted on a local listener) relayed
  * through the gateway's tunnel WebSocket (docs/PROTOCOL.md "Tunnels"),
- * one WebSocket per stream, in one libwebsockets client loop.
+ * one WebSocket (wsclient.h) per stream, in one poll() loop.
  *
  * Each direction has a bounded queue (GH_RELAY_QUEUE_CAP): when it is
  * full, reading from the side that fills it stops until it drains, so a

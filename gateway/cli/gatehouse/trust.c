@@ -86,6 +86,35 @@ gh_trust_escape(char *dst, size_t cap, const char *s)
 
 /* ---- TLS: checked before the token leaves ---- */
 
+SSL_CTX *
+gh_trust_ctx(const char *ca_file)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+    if (ctx == NULL) {
+        gh_cli_err("cannot set up TLS");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* Verified after the handshake by gh_trust_peer_ok (which reads the
+     * result of the chain check OpenSSL still makes). */
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    /* Partial writes from a buffer that stays put; records read ahead
+     * in one call, not a header then a body. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_read_ahead(ctx, 1);
+    SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
+    if (ca_file != NULL ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1
+                        : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        gh_cli_err("cannot load the CA certificates%s%s (readable PEM?)",
+                   ca_file ? " from " : "", ca_file ? ca_file : "");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
 /* True when the peer's public key hashes to pin ("sha256//BASE64"). */
 static bool
 gh_trust_pin_ok(X509 *cert, const char *pin)

@@ -1,6 +1,6 @@
 /*
  * trust.h - how the gatehouse CLI addresses and trusts the gateway on its
- * tunnel data path: the server URL taken apart for libwebsockets, the
+ * tunnel data path: the server URL taken apart, the TLS context, the
  * tunnel path built with the target escaped, and the gateway's
  * certificate checked before the bearer token is written.
  */
@@ -21,6 +21,15 @@ int gh_trust_url(const char *url, char *host, size_t hostlen, int *port,
 /* Append s to the NUL-terminated dst (capacity cap), percent-escaping
  * every byte but the unreserved ones; cut short rather than overflow. */
 void gh_trust_escape(char *dst, size_t cap, const char *s);
+
+/*
+ * A TLS client context for the data path: TLS 1.2 or newer, the CA file
+ * (PEM) or else the system store loaded for gh_trust_peer_ok. The
+ * handshake itself does not fail on the certificate: the check comes
+ * after it, so that the user is told exactly what was wrong. NULL (said
+ * on stderr) when the CA file cannot be used.
+ */
+SSL_CTX *gh_trust_ctx(const char *ca_file);
 
 /*
  * The TLS peer of ssl is the gateway: with pin ("sha256//BASE64"), its
