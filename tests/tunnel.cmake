@@ -23,3 +23,7 @@ if(GH_FUZZ)
        -artifact_prefix='${gh_fuzz_wsf_dir}/' '${gh_fuzz_wsf_dir}/corpus'")
   set_tests_properties(fuzz_wsframe_bounded PROPERTIES LABELS fuzz TIMEOUT 120)
 endif()
+
+# Targets declared by DNS name: the resolver threads and which answers a
+# name may use (browser sessions and tunnels both go through it).
+gh_unit_test(daemon resolve gh_daemon)

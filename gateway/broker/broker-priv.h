@@ -78,6 +78,10 @@ struct gh_rsess {
     int64_t rec_id;
     char *rec_file;
     bool rec_failed;
+    /* a target declared by name: its answer is awaited (resolve.h) */
+    uint64_t resolve_id; /* 0: not waiting */
+    int64_t resolve_deadline_ms;
+    void (*resolved)(struct gh_rsess *s, const char *addr);
     /* how it ended */
     const char *end_reason;
 };
@@ -87,7 +91,8 @@ struct gh_broker {
     struct gh_rsess *head;
     unsigned live;
     bool shutting_down;
-    char *rec_dir; /* recordings directory (owned) */
+    char *rec_dir;                /* recordings directory (owned) */
+    struct gh_resolver *resolver; /* started at the first name (owned) */
 };
 
 /* Start a session for an allowed decision (ws.c calls it). On failure the
@@ -122,6 +127,12 @@ void gh_rsess_to_worker(struct gh_rsess *s, uint8_t type, const void *p,
 /* A side's connection closed. */
 void gh_rsess_ws_gone(struct gh_rsess *s);
 void gh_rsess_link_gone(struct gh_rsess *s);
+
+/* Connect s to address (the target's, as declared): at once with an IP
+ * literal, else once the name has resolved (off the loop, resolve.h),
+ * by calling go(s, numeric address) - or ending s with connect_failed. */
+void gh_rsess_resolve(struct gh_rsess *s, const char *address,
+                      void (*go)(struct gh_rsess *s, const char *addr));
 
 /* Free s if nothing refers to it any more. */
 void gh_rsess_maybe_free(struct gh_rsess *s);

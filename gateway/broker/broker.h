@@ -49,6 +49,10 @@ void gh_broker_recover(struct gh_broker *b);
  * overstay their stop. */
 void gh_broker_tick(struct gh_broker *b);
 
+/* Answers from the resolver thread (target DNS names) are ready: go on
+ * with their sessions. Loop thread, on its wake-up; NULL is fine. */
+void gh_broker_dispatch(struct gh_broker *b);
+
 /* SIGCHLD arrived: reap the broker's workers. */
 void gh_broker_reap(struct gh_broker *b);
 

@@ -7,12 +7,14 @@
  * it is freed once it has ended and all three are gone.
  */
 #include "broker-priv.h"
+#include "resolve.h"
 
 #include "api.h"
 #include "auth-http.h"
 #include "config-target.h"
 #include "gateway.h"
 #include "http.h"
+#include "server.h"
 
 #include "gatehouse/err.h"
 #include "gatehouse/log.h"
@@ -232,6 +234,8 @@ gh_rsess_end(struct gh_rsess *s, const char *reason, const char *message,
 
     if (s->state == GH_RS_ENDED)
         return;
+    gh_resolve_cancel(s->b->resolver, s->resolve_id);
+    s->resolve_id = 0;
     s->end_reason = gh_rsess_known_reason(reason);
     if (s->ws != NULL)
         gh_ws_close(s->ws, s->end_reason, message, flush);
@@ -293,8 +297,58 @@ gh_rsess_numeric(const char *addr)
            inet_pton(AF_INET6, addr, buf) == 1;
 }
 
+/* A name's answer arrived (loop thread). */
+static void
+gh_rsess_resolved(void *ctx, const struct gh_resolve_result *r)
+{
+    struct gh_rsess *s = ctx;
+
+    s->resolve_id = 0;
+    if (s->state == GH_RS_ENDED)
+        return;
+    if (r->error != NULL) {
+        gh_warn("broker",
+                "msg=\"target name did not resolve\" session=%lld "
+                "target=%s err=%s",
+                (long long)s->id, gh_q(s->target), gh_q(r->error));
+        gh_rsess_end(s, "connect_failed", r->error, false);
+        return;
+    }
+    gh_info("broker",
+            "msg=\"target name resolved\" session=%lld target=%s "
+            "address=%s",
+            (long long)s->id, gh_q(s->target), r->addr);
+    s->resolved(s, r->addr);
+}
+
+void
+gh_rsess_resolve(struct gh_rsess *s, const char *address,
+                 void (*go)(struct gh_rsess *s, const char *addr))
+{
+    struct gh_gateway *gw = s->b->gw;
+
+    if (gh_rsess_numeric(address)) {
+        go(s, address);
+        return;
+    }
+    if (s->b->resolver == NULL)
+        s->b->resolver = gh_resolver_new(gh_server_wake, gw->lws);
+    s->resolved = go;
+    s->resolve_deadline_ms = gh_broker_now_ms() + GH_RESOLVE_TIMEOUT_MS;
+    if (s->b->resolver == NULL ||
+        gh_resolve_submit(s->b->resolver, address, gh_rsess_resolved, s,
+                          &s->resolve_id) != 0) {
+        s->resolve_id = 0;
+        gh_rsess_end(s, "connect_failed",
+                     "the gateway cannot resolve names right now (its "
+                     "resolver is full or down)",
+                     false);
+    }
+}
+
 static int
-gh_rsess_spawn(struct gh_rsess *s, const struct gh_target *t)
+gh_rsess_spawn(struct gh_rsess *s, const struct gh_target *t,
+               const char *address)
 {
     struct gh_gateway *gw = s->b->gw;
     struct gh_worker_spawn o;
@@ -318,7 +372,7 @@ gh_rsess_spawn(struct gh_rsess *s, const struct gh_target *t)
     }
     lws_set_opaque_user_data(s->link, s);
     start = json_pack("{s:s, s:s, s:i, s:s, s:b, s:i, s:i, s:s, s:i, s:i}",
-                      "protocol", s->protocol, "address", t->address, "port",
+                      "protocol", s->protocol, "address", address, "port",
                       (int)s->port, "host_key", t->host_key, "tofu", 0, "cols",
                       (int)s->cols, "rows", (int)s->rows, "username", "",
                       "connect_timeout", 10, "keepalive", 30);
@@ -360,13 +414,6 @@ gh_rsess_admit(struct gh_broker *b, struct lws *wsi, struct gh_ws_pss *pss,
     if (b->live >= (unsigned)gw->cfg->sessions_max) {
         gh_ws_close(wsi, "too_many_sessions",
                     "the gateway has as many sessions as it may hold", false);
-        return NULL;
-    }
-    if (!gh_rsess_numeric(t->address)) {
-        gh_ws_close(wsi, "connect_failed",
-                    "the target's address is a DNS name; this gateway "
-                    "connects to IP addresses only",
-                    false);
         return NULL;
     }
     lws_get_peer_simple(wsi, peer, sizeof(peer));
@@ -419,6 +466,33 @@ gh_rsess_admit(struct gh_broker *b, struct lws *wsi, struct gh_ws_pss *pss,
     return s;
 }
 
+/* Start the worker once the target's address is known. The target is
+ * looked up again: a reload may have replaced it while its name
+ * resolved. */
+static void
+gh_rsess_connect(struct gh_rsess *s, const char *address)
+{
+    struct gh_config *cfg = s->b->gw->cfg;
+    const struct gh_target *t =
+        gh_targets_find(cfg->targets, cfg->ntargets, s->target);
+
+    if (t == NULL) {
+        gh_rsess_end(s, "target_removed", "the target is no longer declared",
+                     false);
+        return;
+    }
+    if (gh_rsess_spawn(s, t, address) != 0) {
+        gh_rsess_end(s, "worker_failed", "the session's worker did not start",
+                     false);
+        return;
+    }
+    gh_info("broker",
+            "msg=\"session started\" session=%lld user=%s target=%s grant=%lld "
+            "worker=%d",
+            (long long)s->id, gh_q(s->user), gh_q(s->target),
+            (long long)s->grant_id, (int)s->pid);
+}
+
 struct gh_rsess *
 gh_rsess_start(struct gh_broker *b, struct lws *wsi, struct gh_ws_pss *pss)
 {
@@ -449,16 +523,7 @@ gh_rsess_start(struct gh_broker *b, struct lws *wsi, struct gh_ws_pss *pss)
                      "session", (json_int_t)s->id, "target", s->target, "user",
                      s->user, "grant_id", (json_int_t)s->grant_id,
                      "grant_expires", (json_int_t)s->grant_expires_ms));
-    if (gh_rsess_spawn(s, t) != 0) {
-        gh_rsess_end(s, "worker_failed", "the session's worker did not start",
-                     false);
-        return s;
-    }
-    gh_info("broker",
-            "msg=\"session started\" session=%lld user=%s target=%s grant=%lld "
-            "worker=%d",
-            (long long)s->id, gh_q(s->user), gh_q(s->target),
-            (long long)s->grant_id, (int)s->pid);
+    gh_rsess_resolve(s, t->address, gh_rsess_connect);
     return s;
 }
 
@@ -669,6 +734,11 @@ gh_broker_tick(struct gh_broker *b)
                          false);
             continue;
         }
+        if (s->resolve_id != 0 && now >= s->resolve_deadline_ms) {
+            gh_rsess_end(s, "connect_failed",
+                         "the target's name did not resolve in time", false);
+            continue;
+        }
         if (now - s->last_active_ms >= (int64_t)s->idle_timeout_s * 1000) {
             gh_rsess_end(s, "idle_timeout", "no input or output for too long",
                          false);
@@ -680,6 +750,13 @@ gh_broker_tick(struct gh_broker *b)
                          "requires recording",
                          false);
     }
+}
+
+void
+gh_broker_dispatch(struct gh_broker *b)
+{
+    if (b != NULL)
+        gh_resolve_dispatch(b->resolver);
 }
 
 void
@@ -787,6 +864,9 @@ gh_broker_shutdown(struct gh_broker *b)
         next = s->next;
         gh_rsess_end(s, "server_shutdown", "the gateway is stopping", false);
     }
+    /* It wakes the loop: stopped while the loop is still there. */
+    gh_resolver_free(b->resolver);
+    b->resolver = NULL;
     b->shutting_down = true;
     /* Workers hold nothing worth a grace period once their session has
      * ended: stop them now and wait (SIGKILL is prompt). */
@@ -818,6 +898,7 @@ gh_broker_free(struct gh_broker *b)
         s->state = GH_RS_ENDED;
         gh_rsess_maybe_free(s);
     }
+    gh_resolver_free(b->resolver);
     free(b->rec_dir);
     free(b);
 }

@@ -70,14 +70,46 @@ gh_tunnel_stop(struct gh_rsess *s)
                         LWS_TO_KILL_ASYNC);
 }
 
+/* Connect to the target once its address is known (gh_rsess_resolve). */
+static void
+gh_tunnel_connect(struct gh_rsess *s, const char *address)
+{
+    struct gh_gateway *gw = s->b->gw;
+    struct lws_client_connect_info ci;
+    struct lws *tcp;
+
+    memset(&ci, 0, sizeof(ci));
+    ci.context = gw->lws;
+    ci.vhost = gw->vhost;
+    /* Only the operator's address (or what its name resolved to) and a
+     * declared, granted port. */
+    ci.address = address;
+    ci.port = (int)s->port;
+    ci.host = address;
+    ci.path = "";
+    ci.method = "RAW";
+    ci.local_protocol_name = GH_TUNNEL_TCP_PROTOCOL;
+    ci.opaque_user_data = s;
+    tcp = lws_client_connect_via_info(&ci);
+    if (s->state == GH_RS_ENDED)
+        return; /* the error callback ended it */
+    if (tcp == NULL) {
+        gh_rsess_end(s, "connect_failed", "cannot start the connection", false);
+        return;
+    }
+    s->link = tcp;
+    gh_info("broker",
+            "msg=\"tunnel started\" session=%lld user=%s target=%s port=%u "
+            "grant=%lld",
+            (long long)s->id, gh_q(s->user), gh_q(s->target), s->port,
+            (long long)s->grant_id);
+}
+
 struct gh_rsess *
 gh_tunnel_start(struct gh_broker *b, struct lws *wsi, struct gh_ws_pss *pss)
 {
-    struct gh_gateway *gw = b->gw;
-    struct lws_client_connect_info ci;
     const struct gh_target *t;
     struct gh_rsess *s;
-    struct lws *tcp;
 
     if (pss->port == 0) {
         gh_ws_close(wsi, "port_not_declared",
@@ -87,31 +119,8 @@ gh_tunnel_start(struct gh_broker *b, struct lws *wsi, struct gh_ws_pss *pss)
     s = gh_rsess_admit(b, wsi, pss, pss->port, &t);
     if (s == NULL)
         return NULL;
-    memset(&ci, 0, sizeof(ci));
-    ci.context = gw->lws;
-    ci.vhost = gw->vhost;
-    /* Only the operator's address and a declared, granted port. */
-    ci.address = t->address;
-    ci.port = (int)s->port;
-    ci.host = t->address;
-    ci.path = "";
-    ci.method = "RAW";
-    ci.local_protocol_name = GH_TUNNEL_TCP_PROTOCOL;
-    ci.opaque_user_data = s;
     pss->s = s; /* a synchronous connect error already finds the session */
-    tcp = lws_client_connect_via_info(&ci);
-    if (s->state == GH_RS_ENDED)
-        return s; /* the error callback ended it */
-    if (tcp == NULL) {
-        gh_rsess_end(s, "connect_failed", "cannot start the connection", false);
-        return s;
-    }
-    s->link = tcp;
-    gh_info("broker",
-            "msg=\"tunnel started\" session=%lld user=%s target=%s port=%u "
-            "grant=%lld",
-            (long long)s->id, gh_q(s->user), gh_q(s->target), s->port,
-            (long long)s->grant_id);
+    gh_rsess_resolve(s, t->address, gh_tunnel_connect);
     return s;
 }
 

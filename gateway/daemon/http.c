@@ -2,6 +2,7 @@
 #include "http.h"
 #include "static.h"
 #include "auth-http.h"
+#include "broker.h"
 
 #include "gatehouse/fetch.h"
 #include "gatehouse/oidc.h"
@@ -468,10 +469,12 @@ gh_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         }
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        /* The fetch thread has results: run their callbacks here. */
+        /* The fetch thread or the resolver has results: run their
+         * callbacks here. */
         gw = gh_http_gw(wsi);
         if (gw->fetch != NULL)
             gh_fetch_dispatch(gw->fetch);
+        gh_broker_dispatch(gw->broker);
         return 0;
     default:
         break;

@@ -59,12 +59,15 @@ try {
     'idle_timeout = 5', ...auto,
     '[target doomed]', `address = ${v.GH_TARGET_ADDR}`, 'ports = 22', `host_key = ${v.GH_TARGET_HOSTKEY_SHA256}`, ...auto,
     '[target webonly]', `address = ${v.GH_TARGET_ADDR}`, 'ports = 22, 80', 'ssh_port = 22', `host_key = ${v.GH_TARGET_HOSTKEY_SHA256}`,
+    // Declared by DNS name: the name exists only for this gatehoused.
+    '[target byname]', 'address = vm.gh-test.internal', 'ports = 22', `host_key = ${v.GH_TARGET_HOSTKEY_SHA256}`, ...auto,
     '',
   ].join('\n'));
   const gwDir = path.join(tmp, 'gw');
   const gwArgs = ['-c', conf, '-o', `server.port=${port}`, '-o', `oidc.issuer=${idp.issuer}`,
     '-o', `oidc.client_secret_file=${idp.info.webClientSecretFile}`];
-  gw = await startGateway({ dir: gwDir, args: gwArgs });
+  const hosts = { 'vm.gh-test.internal': v.GH_TARGET_ADDR };
+  gw = await startGateway({ dir: gwDir, args: gwArgs, hosts });
   const db = path.join(gwDir, 'gatehouse-data', 'gatehouse.db');
   const recDir = path.join(gwDir, 'gatehouse-data', 'recordings');
   const sql = (q) => execFileSync('sqlite3', [db, q]).toString().trim();
@@ -227,7 +230,7 @@ try {
     assert.match(sql("SELECT group_concat(actor || ':' || action, ' ') FROM audit WHERE action = 'recording.download'"), /carol:recording.download/);
   });
 
-  for (const g of ['auto', 'vm2', 'badkey', 'nokey', 'idle', 'doomed']) await grant(g);
+  for (const g of ['auto', 'vm2', 'badkey', 'nokey', 'idle', 'doomed', 'byname']) await grant(g);
   await check('idle timeout: no input or output for the target\'s idle_timeout ends the session', async () => {
     const s = await openShell('idle');
     const t0 = Date.now();
@@ -292,6 +295,16 @@ try {
     await s.waitOutput(/key-ok/);
     s.send(F.CLOSE, Buffer.from('{}'));
     await expectClose(s, 'user_closed', 1000);
+  });
+
+  await check('a target declared by DNS name: resolved off the loop, the worker reaches the address', async () => {
+    const s = await openShell('byname', { username: v.GH_TARGET_USER, private_key: fs.readFileSync(v.GH_TARGET_KEY, 'utf8') });
+    s.input('echo by-name-ok\r');
+    await s.waitOutput(/by-name-ok/);
+    s.send(F.CLOSE, Buffer.from('{}'));
+    await expectClose(s, 'user_closed', 1000);
+    const addr = v.GH_TARGET_ADDR.replace(/\./g, '\\.');
+    assert.match(gw.log(), new RegExp(`target name resolved" session=\\d+ target="byname" address=${addr}\n`));
   });
 
   await check('bad frames end only their own session (unknown type, oversize, text, garbage)', async () => {
@@ -460,7 +473,7 @@ try {
     const file = fs.readdirSync(recDir).find((f) => f.startsWith(`session-${id}-`));
     const cat = spawnSync('script', ['-qc', `asciinema cat ${path.join(recDir, file)}`, '/dev/null'], { encoding: 'utf8' });
     assert.match(cat.stdout, /before-the-crash/);
-    gw = await startGateway({ dir: gwDir, args: gwArgs });
+    gw = await startGateway({ dir: gwDir, args: gwArgs, hosts });
     assert.equal(sql(`SELECT end_reason FROM remote_sessions WHERE id = ${id}`), 'gateway_restart');
     const rec = sql(`SELECT state || ' ' || sha256 || ' ' || size FROM recordings WHERE session_id = ${id}`).split(' ');
     const bytes = fs.readFileSync(path.join(recDir, file));

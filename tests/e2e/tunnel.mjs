@@ -67,6 +67,10 @@ try {
     '[target bulk]', `address = ${v.GH_TARGET_ADDR}`, 'ports = 22', hk, ...auto,
     '[target doomed]', `address = ${v.GH_TARGET_ADDR}`, 'ports = 22', hk, ...auto,
     '[target rdpbox]', `address = ${v.GH_TARGET_ADDR}`, 'ports = 22, 3389', hk, ...auto,
+    // Declared by DNS name (the names exist only for this gatehoused).
+    '[target named]', 'address = web1.gh-test.internal', 'ports = 22', hk, ...auto,
+    '[target loopy]', 'address = loopy.gh-test.internal', 'ports = 22', hk, ...auto,
+    '[target nxname]', 'address = nx.gh-test.invalid', 'ports = 22', hk, ...auto,
     '',
   ].join('\n'));
   const gwDir = path.join(tmp, 'gw');
@@ -75,6 +79,7 @@ try {
     args: ['-c', conf, '-o', `server.port=${port}`, '-o', `oidc.issuer=${idp.issuer}`,
       '-o', `oidc.client_secret_file=${idp.info.webClientSecretFile}`,
       '-o', `oidc.cli_client_id=${idp.info.cliClientId}`, '-o', `oidc.cli_resource=${idp.resource}`],
+    hosts: { 'web1.gh-test.internal': v.GH_TARGET_ADDR, 'loopy.gh-test.internal': '127.0.0.1' },
   });
   const db = path.join(gwDir, 'gatehouse-data', 'gatehouse.db');
   const sql = (q) => execFileSync('sqlite3', [db, q]).toString().trim();
@@ -406,6 +411,30 @@ try {
       if (gw2) await gw2.stop();
       await idp2.stop();
     }
+  });
+
+  await check('targets declared by DNS name: resolved off the loop; loopback answers and unknown names refused', async () => {
+    for (const t of ['named', 'loopy', 'nxname']) {
+      await call('alice', 'POST', '/api/v1/requests', { target: t, ports: '22', duration: 600, reason: 'dns' });
+      assert.notEqual(grantsOf(t), '', `no grant for ${t}`);
+    }
+    const r = run('ssh', [...sshOpts, '-o', proxyCmd(), '-o', 'HostKeyAlias=web1', 'named', 'echo named-ok'], { env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'named-ok\n');
+    const addr = v.GH_TARGET_ADDR.replace(/\./g, '\\.');
+    const resolved = gw.log().split('\n').filter((l) => l.includes('target name'));
+    assert.ok(resolved.some((l) => new RegExp(`target name resolved" session=\\d+ target="named" address=${addr}$`).test(l)),
+      resolved.join('\n'));
+    // A name whose answer is loopback is not followed; nor is one that
+    // does not resolve. Each is a session that ended connect_failed.
+    const l = gh(['proxy', 'loopy', '22'], { input: '' });
+    assert.equal(l.status, 1, l.stderr);
+    assert.match(l.stderr, /loopy:22: loopy\.gh-test\.internal resolves only to loopback.*\(connect_failed\)/);
+    const n = gh(['proxy', 'nxname', '22'], { input: '' });
+    assert.equal(n.status, 1, n.stderr);
+    assert.match(n.stderr, /nxname:22: cannot resolve nx\.gh-test\.invalid: .*\(connect_failed\)/);
+    assert.equal(sql("SELECT group_concat(end_reason) FROM remote_sessions WHERE target IN ('loopy', 'nxname')"),
+      'connect_failed,connect_failed');
   });
 
   await check('the tunnel ends cleanly on SIGTERM; usage errors are exit 2', async () => {
