@@ -23,16 +23,4 @@ set_property(TEST integration_worker_ssh APPEND PROPERTY ENVIRONMENT
   "GATEHOUSE_WORKER=$<TARGET_FILE:gatehouse-worker>")
 
 # libFuzzer (-DGH_FUZZ=ON, clang): frames, RESIZE and the link reader.
-if(GH_FUZZ)
-  add_executable(fuzz_frame fuzz/fuzz_frame.c)
-  target_link_libraries(fuzz_frame PRIVATE gh_core)
-  target_link_options(fuzz_frame PRIVATE -fsanitize=fuzzer)
-  set(gh_fuzz_frame_dir ${CMAKE_CURRENT_BINARY_DIR}/fuzz-frame)
-  add_test(NAME fuzz_frame_bounded COMMAND sh -c
-    "rm -rf '${gh_fuzz_frame_dir}' && mkdir -p '${gh_fuzz_frame_dir}/corpus' && \
-     cp '${CMAKE_CURRENT_SOURCE_DIR}'/fuzz/corpus/frame/* \
-       '${gh_fuzz_frame_dir}/corpus/' && \
-     exec '$<TARGET_FILE:fuzz_frame>' -max_total_time=30 -rss_limit_mb=1024 \
-       -artifact_prefix='${gh_fuzz_frame_dir}/' '${gh_fuzz_frame_dir}/corpus'")
-  set_tests_properties(fuzz_frame_bounded PROPERTIES LABELS fuzz TIMEOUT 120)
-endif()
+gh_fuzz_target(fuzz_frame frame gh_core)
