@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 /* Value 0..63 of a base64url character, or -1 for anything else. */
 static int
@@ -123,4 +124,33 @@ out:
     free(std);
     free(bin);
     return r;
+}
+
+int
+gh_b64url_random(size_t n, char **out)
+{
+    unsigned char raw[64];
+    int r;
+
+    *out = NULL;
+    if (n == 0 || n > sizeof(raw))
+        return GH_E_INVAL;
+    if (RAND_bytes(raw, (int)n) != 1)
+        return GH_E_CRYPTO;
+    r = gh_b64url_encode(raw, n, out);
+    gh_wipe(raw, sizeof(raw));
+    return r;
+}
+
+int
+gh_b64url_sha256(const char *s, char **out)
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+
+    *out = NULL;
+    if (EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL) != 1 ||
+        mdlen != sizeof(md))
+        return GH_E_CRYPTO;
+    return gh_b64url_encode(md, sizeof(md), out);
 }

@@ -10,7 +10,6 @@
 #include "gatehouse/store.h"
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -131,18 +130,15 @@ gh_auth_now_ms(void)
 static int
 gh_auth_token(char *out)
 {
-    unsigned char raw[GH_TOKEN_BYTES];
     char *s = NULL;
 
-    if (RAND_bytes(raw, sizeof(raw)) != 1 ||
-        gh_b64url_encode(raw, sizeof(raw), &s) != 0 ||
+    if (gh_b64url_random(GH_TOKEN_BYTES, &s) != 0 ||
         strlen(s) != GH_TOKEN_LEN) {
         free(s);
         return GH_E_CRYPTO;
     }
     memcpy(out, s, GH_TOKEN_LEN + 1);
     gh_freezero(s, GH_TOKEN_LEN);
-    gh_wipe(raw, sizeof(raw));
     return 0;
 }
 
@@ -150,15 +146,9 @@ gh_auth_token(char *out)
 static char *
 gh_auth_challenge(const char *verifier)
 {
-    unsigned char md[32];
-    unsigned int mdlen = 0;
     char *s = NULL;
 
-    if (!EVP_Digest(verifier, strlen(verifier), md, &mdlen, EVP_sha256(),
-                    NULL) ||
-        gh_b64url_encode(md, mdlen, &s) != 0)
-        return NULL;
-    return s;
+    return gh_b64url_sha256(verifier, &s) == 0 ? s : NULL;
 }
 
 static void

@@ -33,4 +33,12 @@ int gh_b64url_encode(const void *in, size_t len, char **out);
 int gh_b64url_decode(const char *in, size_t len, unsigned char **out,
                      size_t *outlen);
 
+/* n (at most 64) fresh random bytes (OpenSSL's CSPRNG), base64url: a
+ * state, nonce or PKCE verifier. 0, or GH_E_CRYPTO / GH_E_INVAL. */
+int gh_b64url_random(size_t n, char **out);
+
+/* base64url(SHA-256(s)): the PKCE S256 challenge of verifier s (RFC 7636
+ * section 4.2). 0 or GH_E_CRYPTO. */
+int gh_b64url_sha256(const char *s, char **out);
+
 #endif

@@ -19,10 +19,7 @@
 /* Longest scope list taken from the gateway. */
 #define GH_CLI_SCOPES_MAX 1024
 
-static void gh_cli_oerr(struct gh_cli_oauth_err *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
+void
 gh_cli_oerr(struct gh_cli_oauth_err *err, const char *fmt, ...)
 {
     va_list ap;
@@ -155,6 +152,7 @@ gh_cli_idp_cleanup(struct gh_cli_idp *i)
 {
     free(i->issuer);
     free(i->device_endpoint);
+    free(i->authorization_endpoint);
     free(i->token_endpoint);
     free(i->revocation_endpoint);
     memset(i, 0, sizeof(*i));
@@ -189,8 +187,7 @@ gh_cli_endpoint(json_t *doc, const char *key, int required, char **out,
             return 0;
         gh_cli_oerr(err,
                     required && json_object_get(doc, key) == NULL
-                        ? "the identity provider has no %s: it does not "
-                          "offer the device authorization grant"
+                        ? "the identity provider has no %s"
                         : "the identity provider's %s is not a URL",
                     key);
         return GH_E_INVAL;
@@ -243,21 +240,29 @@ gh_cli_discover(const char *issuer, const struct gh_cli_tls *tls,
                     url, iss ? iss : "none");
         goto out;
     }
-    grants = json_object_get(resp.json, "grant_types_supported");
-    if (grants != NULL && !gh_cli_array_has(grants, GH_CLI_DEVICE_GRANT)) {
-        gh_cli_oerr(err,
-                    "the identity provider %s does not offer the device "
-                    "authorization grant",
-                    issuer);
-        goto out;
-    }
-    if (gh_cli_endpoint(resp.json, "device_authorization_endpoint", 1,
+    if (gh_cli_endpoint(resp.json, "device_authorization_endpoint", 0,
                         &out->device_endpoint, err) != 0 ||
+        gh_cli_endpoint(resp.json, "authorization_endpoint", 0,
+                        &out->authorization_endpoint, err) != 0 ||
         gh_cli_endpoint(resp.json, "token_endpoint", 1, &out->token_endpoint,
                         err) != 0 ||
         gh_cli_endpoint(resp.json, "revocation_endpoint", 0,
                         &out->revocation_endpoint, err) != 0)
         goto out;
+    /* A device endpoint for a grant the IdP says it does not offer is no
+     * device grant. */
+    grants = json_object_get(resp.json, "grant_types_supported");
+    if (grants != NULL && !gh_cli_array_has(grants, GH_CLI_DEVICE_GRANT)) {
+        free(out->device_endpoint);
+        out->device_endpoint = NULL;
+    }
+    if (out->device_endpoint == NULL && out->authorization_endpoint == NULL) {
+        gh_cli_oerr(err,
+                    "the identity provider %s offers neither the device "
+                    "authorization grant nor an authorization endpoint",
+                    issuer);
+        goto out;
+    }
     out->issuer = gh_strdup(issuer);
     out->offline_access = gh_cli_array_has(
         json_object_get(resp.json, "scopes_supported"), "offline_access");
@@ -271,6 +276,16 @@ out:
 }
 
 /* ---- the device grant ---- */
+
+/* The scopes asked for: the gateway's, plus offline_access (a refresh
+ * token that outlives the IdP's browser session) where it is offered. */
+static char *
+gh_cli_scope(const struct gh_cli_idp *idp, const struct gh_cli_signin *s)
+{
+    if (idp->offline_access && strstr(s->scopes, "offline_access") == NULL)
+        return gh_asprintf("%s offline_access", s->scopes);
+    return gh_strdup(s->scopes);
+}
 
 void
 gh_cli_device_cleanup(struct gh_cli_device *d)
@@ -308,12 +323,14 @@ gh_cli_device_start(const struct gh_cli_idp *idp, const struct gh_cli_signin *s,
 
     memset(out, 0, sizeof(*out));
     gh_cli_err_clear(err);
-    /* offline_access asks for a refresh token that outlives the IdP's
-     * browser session, where the IdP offers it. */
-    if (idp->offline_access && strstr(s->scopes, "offline_access") == NULL)
-        scope = gh_asprintf("%s offline_access", s->scopes);
-    else
-        scope = gh_strdup(s->scopes);
+    if (idp->device_endpoint == NULL) {
+        gh_cli_oerr(err,
+                    "the identity provider %s does not offer the device "
+                    "authorization grant: sign in with login --browser",
+                    idp->issuer);
+        return GH_E_INVAL;
+    }
+    scope = gh_cli_scope(idp, s);
     gh_cli_form_add(&form, "client_id", s->client_id);
     gh_cli_form_add(&form, "scope", scope);
     if (s->resource != NULL)
@@ -430,6 +447,18 @@ gh_cli_token_answer(const struct gh_cli_resp *resp, struct gh_cli_tokens *out,
     return 0;
 }
 
+/* What a later refresh needs, from where the token set came from. */
+static void
+gh_cli_tokens_meta(const struct gh_cli_idp *idp, const struct gh_cli_signin *s,
+                   struct gh_cli_tokens *out)
+{
+    out->issuer = gh_strdup(idp->issuer);
+    out->token_endpoint = gh_strdup(idp->token_endpoint);
+    out->revocation_endpoint = gh_strdup(idp->revocation_endpoint);
+    out->client_id = gh_strdup(s->client_id);
+    out->resource = gh_strdup(s->resource);
+}
+
 /* One poll of the token endpoint. 0 with *out filled; 1 to poll again;
  * 2 to poll again after a network failure (err says which; *interval has
  * grown); else an error. */
@@ -518,11 +547,110 @@ gh_cli_device_wait(const struct gh_cli_idp *idp, const struct gh_cli_signin *s,
         return r;
     }
     gh_cli_err_clear(err);
-    out->issuer = gh_strdup(idp->issuer);
-    out->token_endpoint = gh_strdup(idp->token_endpoint);
-    out->revocation_endpoint = gh_strdup(idp->revocation_endpoint);
-    out->client_id = gh_strdup(s->client_id);
-    out->resource = gh_strdup(s->resource);
+    gh_cli_tokens_meta(idp, s, out);
+    return 0;
+}
+
+/* ---- the authorization code grant (a browser and a loopback redirect) ---- */
+
+/* n random bytes, base64url: a state or a PKCE verifier (RFC 7636 4.1:
+ * 32 bytes give the recommended 43 characters). */
+static char *
+gh_cli_random_b64url(size_t n)
+{
+    char *out = NULL;
+
+    if (gh_b64url_random(n, &out) != 0)
+        abort(); /* no randomness: nothing safe to do */
+    return out;
+}
+
+void
+gh_cli_authz_cleanup(struct gh_cli_authz *a)
+{
+    free(a->url);
+    free(a->redirect_uri);
+    free(a->state);
+    gh_cli_strfree(a->code_verifier);
+    memset(a, 0, sizeof(*a));
+}
+
+int
+gh_cli_authz_start(const struct gh_cli_idp *idp, const struct gh_cli_signin *s,
+                   const char *redirect_uri, struct gh_cli_authz *out,
+                   struct gh_cli_oauth_err *err)
+{
+    char *q = NULL, *challenge = NULL, *scope;
+
+    memset(out, 0, sizeof(*out));
+    gh_cli_err_clear(err);
+    if (idp->authorization_endpoint == NULL) {
+        gh_cli_oerr(err,
+                    "the identity provider %s has no authorization "
+                    "endpoint: sign in without --browser (device grant)",
+                    idp->issuer);
+        return GH_E_INVAL;
+    }
+    out->redirect_uri = gh_strdup(redirect_uri);
+    out->state = gh_cli_random_b64url(32);
+    out->code_verifier = gh_cli_random_b64url(32);
+    /* S256 (RFC 7636 4.2): the verifier never leaves until the code is
+     * exchanged, so a code caught on the way is worthless. */
+    if (gh_b64url_sha256(out->code_verifier, &challenge) != 0)
+        abort();
+    scope = gh_cli_scope(idp, s);
+    gh_cli_form_add(&q, "response_type", "code");
+    gh_cli_form_add(&q, "client_id", s->client_id);
+    gh_cli_form_add(&q, "redirect_uri", redirect_uri);
+    gh_cli_form_add(&q, "scope", scope);
+    gh_cli_form_add(&q, "state", out->state);
+    gh_cli_form_add(&q, "code_challenge", challenge);
+    gh_cli_form_add(&q, "code_challenge_method", "S256");
+    if (s->resource != NULL)
+        gh_cli_form_add(&q, "resource", s->resource);
+    out->url =
+        gh_asprintf("%s%c%s", idp->authorization_endpoint,
+                    strchr(idp->authorization_endpoint, '?') ? '&' : '?', q);
+    free(q);
+    free(scope);
+    free(challenge);
+    return 0;
+}
+
+int
+gh_cli_authz_exchange(const struct gh_cli_idp *idp,
+                      const struct gh_cli_signin *s,
+                      const struct gh_cli_tls *tls,
+                      const struct gh_cli_authz *a, const char *code,
+                      struct gh_cli_tokens *out, struct gh_cli_oauth_err *err)
+{
+    struct gh_cli_resp resp;
+    char *form = NULL;
+    int r;
+
+    memset(out, 0, sizeof(*out));
+    gh_cli_err_clear(err);
+    gh_cli_form_add(&form, "grant_type", "authorization_code");
+    gh_cli_form_add(&form, "code", code);
+    gh_cli_form_add(&form, "redirect_uri", a->redirect_uri);
+    gh_cli_form_add(&form, "client_id", s->client_id);
+    gh_cli_form_add(&form, "code_verifier", a->code_verifier);
+    if (s->resource != NULL)
+        gh_cli_form_add(&form, "resource", s->resource);
+    r = gh_cli_fetch(idp->token_endpoint, tls, form, &resp);
+    gh_cli_strfree(form);
+    if (r != 0)
+        gh_cli_oerr(err, "%s", resp.err);
+    else if (resp.status != 200)
+        r = gh_cli_oauth_error(&resp, "sign-in failed", err);
+    else
+        r = gh_cli_token_answer(&resp, out, err);
+    gh_cli_resp_cleanup(&resp);
+    if (r != 0) {
+        gh_cli_tokens_cleanup(out);
+        return r;
+    }
+    gh_cli_tokens_meta(idp, s, out);
     return 0;
 }
 

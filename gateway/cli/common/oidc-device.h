@@ -1,8 +1,11 @@
 /*
  * oidc-device.h - how the Gatehouse CLIs get and keep an access token:
  * the gateway's sign-in facts (GET /api/v1/auth/cli), the IdP's discovery
- * document, the OAuth 2.0 Device Authorization Grant (RFC 8628), refresh
- * (RFC 6749 section 6) and revocation of the refresh token (RFC 7009).
+ * document, the OAuth 2.0 Device Authorization Grant (RFC 8628), or the
+ * authorization code grant with PKCE (RFC 7636) for a native app on a
+ * loopback redirect (RFC 8252; the redirect itself is oidc-loopback.h),
+ * refresh (RFC 6749 section 6) and revocation of the refresh token
+ * (RFC 7009).
  *
  * The CLI client is public (no secret): what protects the tokens is TLS
  * to the IdP (https, or http to loopback only), the person approving the
@@ -52,6 +55,11 @@ struct gh_cli_oauth_err {
     char text[512]; /* for the person, control characters replaced */
 };
 
+/* err->text = the message, with control and non-ASCII bytes replaced
+ * (parts of it come from servers); err->error is left alone. */
+void gh_cli_oerr(struct gh_cli_oauth_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* What the gateway says about signing in (GET /api/v1/auth/cli). */
 struct gh_cli_signin {
     char *issuer;
@@ -70,7 +78,8 @@ void gh_cli_signin_cleanup(struct gh_cli_signin *s);
 /* The parts of the IdP's discovery document the CLIs use. */
 struct gh_cli_idp {
     char *issuer;
-    char *device_endpoint;
+    char *device_endpoint;        /* NULL: no device grant offered */
+    char *authorization_endpoint; /* NULL: no browser sign-in */
     char *token_endpoint;
     char *revocation_endpoint; /* optional */
     int offline_access;        /* scopes_supported lists offline_access */
@@ -78,8 +87,9 @@ struct gh_cli_idp {
 
 /*
  * Fetch ISSUER/.well-known/openid-configuration over tls and check it:
- * its issuer must equal issuer exactly; it must offer the device grant,
- * and every endpoint must pass gh_cli_url_check. Returns 0, GH_E_IO
+ * its issuer must equal issuer exactly; it must offer the device grant or
+ * an authorization endpoint (each flow checks for its own when it
+ * starts), and every endpoint must pass gh_cli_url_check. Returns 0, GH_E_IO
  * (network), or GH_E_INVAL (a document that fails a check), with err.
  */
 int gh_cli_discover(const char *issuer, const struct gh_cli_tls *tls,
@@ -122,6 +132,37 @@ int gh_cli_device_wait(const struct gh_cli_idp *idp,
                        const struct gh_cli_signin *s,
                        const struct gh_cli_tls *tls, struct gh_cli_device *d,
                        struct gh_cli_tokens *out, struct gh_cli_oauth_err *err);
+
+/* An authorization code request (RFC 6749 section 4.1) with PKCE S256. */
+struct gh_cli_authz {
+    char *url;           /* for the browser */
+    char *redirect_uri;  /* http://127.0.0.1:PORT/callback */
+    char *state;         /* the redirect must bring it back */
+    char *code_verifier; /* secret until the code is exchanged */
+};
+
+/*
+ * Build the request: client_id, the gateway's scopes (plus
+ * offline_access when offered), resource when named, a fresh state and
+ * PKCE verifier (32 random bytes each). Returns 0, or GH_E_INVAL when the
+ * IdP has no authorization endpoint.
+ */
+int gh_cli_authz_start(const struct gh_cli_idp *idp,
+                       const struct gh_cli_signin *s, const char *redirect_uri,
+                       struct gh_cli_authz *out, struct gh_cli_oauth_err *err);
+
+/*
+ * Trade code for a token set at the token endpoint (with the verifier and
+ * the same redirect_uri). *out is filled as gh_cli_device_wait fills it.
+ * Returns 0, GH_E_PERM (refused: err->error), GH_E_IO or GH_E_INVAL.
+ */
+int gh_cli_authz_exchange(const struct gh_cli_idp *idp,
+                          const struct gh_cli_signin *s,
+                          const struct gh_cli_tls *tls,
+                          const struct gh_cli_authz *a, const char *code,
+                          struct gh_cli_tokens *out,
+                          struct gh_cli_oauth_err *err);
+void gh_cli_authz_cleanup(struct gh_cli_authz *a);
 
 /*
  * Trade old's refresh token for a new token set at old's token endpoint.

@@ -13,9 +13,12 @@
 
 static const struct gh_ctl_verb gh_user_verbs[] = {
     {"login", NULL,
-     "login --server URL [--ca-file FILE | --insecure-pin SHA256 | -k]",
+     "login --server URL [--ca-file FILE | --insecure-pin SHA256 | -k] "
+     "[--browser]",
      "Sign in with your identity provider (OAuth device grant): open the\n"
-     "page shown, check the code, approve. Tokens are kept in\n"
+     "page shown, check the code, approve. --browser signs in through a\n"
+     "browser on this machine instead (authorization code + PKCE, sent\n"
+     "back to 127.0.0.1; $BROWSER or xdg-open opens it). Tokens are kept in\n"
      "$XDG_CONFIG_HOME/gatehouse/tokens.json (default ~/.config/gatehouse,\n"
      "0600), refreshed as needed, shared with gatehousectl. --ca-file or\n"
      "--insecure-pin given here is remembered for later commands.\n",

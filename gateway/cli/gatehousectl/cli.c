@@ -493,6 +493,9 @@ gh_ctl_parse(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
         case GH_OPT_SOURCE:
             a->source = optarg;
             break;
+        case GH_OPT_BROWSER:
+            a->browser = 1;
+            break;
         case ':':
             return gh_ctl_usage_error(v, "an option is missing its value");
         default:

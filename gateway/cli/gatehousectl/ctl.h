@@ -51,6 +51,8 @@ struct gh_ctl_args {
     /* the gatehouse user CLI (gateway/cli/gatehouse) */
     const char *local_port, *bind, *client, *source;
     int wait, print;
+    /* login */
+    int browser;
     int npos;
     char *pos[4];
 };
@@ -80,6 +82,7 @@ enum {
     GH_OPT_SERVER,
     GH_OPT_CA_FILE,
     GH_OPT_PIN,
+    GH_OPT_BROWSER,
     /* the gatehouse user CLI */
     GH_OPT_LOCAL_PORT,
     GH_OPT_BIND,

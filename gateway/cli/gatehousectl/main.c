@@ -19,12 +19,16 @@
 static const struct gh_ctl_verb gh_ctl_verbs[] = {
     /* Sign-in and the token cache (verbs-login.c). */
     {"login", NULL,
-     "login --server URL [--ca-file FILE | --insecure-pin SHA256 | -k]",
+     "login --server URL [--ca-file FILE | --insecure-pin SHA256 | -k] "
+     "[--browser]",
      "Sign in with your identity provider (OAuth device grant): open the\n"
-     "page shown, check the code, approve. The token set is kept in\n"
-     "$XDG_CONFIG_HOME/gatehouse/tokens.json (default ~/.config/gatehouse,\n"
-     "0600) and refreshed as needed by every later command that is given\n"
-     "neither --token-file nor GATEHOUSE_TOKEN. The identity provider's\n"
+     "page shown, check the code, approve. --browser signs in through a\n"
+     "browser on this machine instead (authorization code + PKCE, sent\n"
+     "back to 127.0.0.1; $BROWSER or xdg-open opens it). The token set is\n"
+     "kept in $XDG_CONFIG_HOME/gatehouse/tokens.json (default\n"
+     "~/.config/gatehouse, 0600) and refreshed as needed by every later\n"
+     "command that is given neither --token-file nor GATEHOUSE_TOKEN. The\n"
+     "identity provider's\n"
      "certificate is checked against the system store, or against\n"
      "GATEHOUSE_IDP_CA_FILE when set.\n",
      gh_ctl_login},

@@ -17,16 +17,21 @@
 #include "cli-http.h"
 #include "cli-token.h"
 #include "oidc-device.h"
+#include "oidc-loopback.h"
 #include "tokencache.h"
 
 #include "gatehouse/err.h"
 #include "gatehouse/mem.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Not secret facts about the cached token set, for status. */
 struct gh_ctl_cache_info {
@@ -147,6 +152,81 @@ gh_ctl_login_prompt(const char *server, const struct gh_cli_device *d)
             in);
 }
 
+/* Open url in the person's browser: $BROWSER (one program, given the URL
+ * as its argument, no shell), else xdg-open on a graphical session;
+ * nothing otherwise (the URL is printed either way). Not waited for. */
+static void
+gh_ctl_open_browser(const char *url)
+{
+    const char *b = getenv("BROWSER"), *cmd = NULL;
+    pid_t pid;
+    int dn;
+
+    if (b != NULL && *b != '\0')
+        cmd = b;
+    else if (getenv("DISPLAY") != NULL || getenv("WAYLAND_DISPLAY") != NULL)
+        cmd = "xdg-open";
+    if (cmd == NULL)
+        return;
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        /* A grandchild: the browser may live on; nobody waits for it. */
+        if (fork() != 0)
+            _exit(0);
+        if ((dn = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
+            dup2(dn, 0);
+            dup2(dn, 1);
+            dup2(dn, 2);
+        }
+        execlp(cmd, cmd, url, (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0)
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+}
+
+/* Sign in through a browser: authorization code + PKCE, redirected back
+ * to a listener on 127.0.0.1 (RFC 8252). */
+static int
+gh_ctl_login_browser(const char *server, const struct gh_cli_idp *idp,
+                     const struct gh_cli_signin *si,
+                     const struct gh_cli_tls *tls, struct gh_cli_tokens *t,
+                     struct gh_cli_oauth_err *oe)
+{
+    struct gh_cli_authz az = {0};
+    char *ru = NULL, *code = NULL;
+    int fd = -1, r;
+
+    if (gh_cli_loopback_listen(&fd, &ru) != 0) {
+        gh_cli_oerr(oe, "cannot listen on 127.0.0.1 for the browser: %s",
+                    strerror(errno));
+        return GH_E_IO;
+    }
+    if ((r = gh_cli_authz_start(idp, si, ru, &az, oe)) != 0)
+        goto out;
+    fprintf(stderr,
+            "To sign in to %s, open this page in a browser (if none "
+            "opened):\n\n"
+            "    %s\n\n"
+            "Waiting for the browser to come back to %s (%d min; Ctrl-C "
+            "gives up)...\n",
+            server, az.url, ru, GH_CLI_BROWSER_WAIT_S / 60);
+    gh_ctl_open_browser(az.url);
+    if ((r = gh_cli_loopback_wait(fd, az.state, idp->issuer,
+                                  GH_CLI_BROWSER_WAIT_S, &code, oe)) != 0)
+        goto out;
+    r = gh_cli_authz_exchange(idp, si, tls, &az, code, t, oe);
+out:
+    if (fd >= 0)
+        close(fd);
+    gh_cli_strfree(code);
+    gh_cli_authz_cleanup(&az);
+    free(ru);
+    return r;
+}
+
 /* The device grant's end as an exit status, in words. */
 static int
 gh_ctl_login_failed(int r, const struct gh_cli_oauth_err *oe)
@@ -187,6 +267,7 @@ gh_ctl_login(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
         {"ca-file", required_argument, NULL, GH_OPT_CA_FILE},
         {"insecure-pin", required_argument, NULL, GH_OPT_PIN},
         {"insecure", no_argument, NULL, GH_OPT_INSECURE},
+        {"browser", no_argument, NULL, GH_OPT_BROWSER},
         {NULL, 0, NULL, 0}};
     struct gh_cli_signin si = {0};
     struct gh_cli_idp idp = {0};
@@ -227,12 +308,13 @@ gh_ctl_login(struct gh_ctl *ctl, const struct gh_ctl_verb *v, int argc,
         gh_ctl_err("%s", oe.text);
         goto out;
     }
-    if ((r = gh_cli_device_start(&idp, &si, &tls, &dev, &oe)) != 0) {
-        r = gh_ctl_login_failed(r, &oe);
-        goto out;
+    if (a.browser) {
+        r = gh_ctl_login_browser(ctl->conn.server, &idp, &si, &tls, &t, &oe);
+    } else if ((r = gh_cli_device_start(&idp, &si, &tls, &dev, &oe)) == 0) {
+        gh_ctl_login_prompt(ctl->conn.server, &dev);
+        r = gh_cli_device_wait(&idp, &si, &tls, &dev, &t, &oe);
     }
-    gh_ctl_login_prompt(ctl->conn.server, &dev);
-    if ((r = gh_cli_device_wait(&idp, &si, &tls, &dev, &t, &oe)) != 0) {
+    if (r != 0) {
         r = gh_ctl_login_failed(r, &oe);
         goto out;
     }

@@ -170,6 +170,37 @@ test_b64__refuses_noncanonical_tail(void **state)
     assert_int_equal(decode_rc("Zm9"), GH_E_INVAL);
 }
 
+/* RFC 7636 appendix B: the verifier and its S256 challenge. */
+static void
+test_b64__pkce_s256_vector(void **state)
+{
+    char *c = NULL;
+
+    (void)state;
+    assert_int_equal(
+        gh_b64url_sha256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", &c), 0);
+    assert_string_equal(c, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+    free(c);
+}
+
+static void
+test_b64__random(void **state)
+{
+    char *a = NULL, *b = NULL;
+
+    (void)state;
+    assert_int_equal(gh_b64url_random(32, &a), 0);
+    assert_int_equal(gh_b64url_random(32, &b), 0);
+    assert_int_equal(strlen(a), 43);
+    assert_string_not_equal(a, b);
+    free(a);
+    free(b);
+    assert_int_equal(gh_b64url_random(0, &a), GH_E_INVAL);
+    assert_null(a);
+    assert_int_equal(gh_b64url_random(65, &a), GH_E_INVAL);
+    assert_null(a);
+}
+
 int
 main(void)
 {
@@ -182,6 +213,8 @@ main(void)
         cmocka_unit_test(test_b64__refuses_bad_length),
         cmocka_unit_test(test_b64__refuses_other_bytes),
         cmocka_unit_test(test_b64__refuses_noncanonical_tail),
+        cmocka_unit_test(test_b64__pkce_s256_vector),
+        cmocka_unit_test(test_b64__random),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
