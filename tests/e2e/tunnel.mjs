@@ -489,6 +489,21 @@ try {
       'connect_failed,connect_failed');
   });
 
+  await check('clear errors: not logged in, gateway unreachable, a login the gateway refuses', async () => {
+    const none = gh(['proxy', 'web1', '22'], { env: { ...env, XDG_CONFIG_HOME: path.join(tmp, 'xdg-none') }, input: '' });
+    assert.equal(none.status, 3, none.stderr);
+    assert.match(none.stderr, /not logged in: run gatehouse login --server URL/);
+    const dead = await freePort();
+    const un = gh(['--server', `https://127.0.0.1:${dead}`, 'proxy', 'web1', '22'],
+      { env: { ...env, GATEHOUSE_TOKEN: 'x.y.z' }, input: '' });
+    assert.equal(un.status, 1, un.stderr);
+    assert.match(un.stderr, new RegExp(`web1:22: cannot reach the gateway https://127\\.0\\.0\\.1:${dead}: Connection refused`));
+    const bad = gh(['--server', base, '--ca-file', caFile, 'proxy', 'web1', '22'],
+      { env: { ...env, GATEHOUSE_TOKEN: 'expired.or.forged' }, input: '' });
+    assert.equal(bad.status, 3, bad.stderr);
+    assert.match(bad.stderr, /web1:22: the bearer token was refused \(malformed\): run gatehouse login --server https:/);
+  });
+
   await check('the tunnel ends cleanly on SIGTERM; usage errors are exit 2', async () => {
     tun.kill('SIGTERM');
     const { code } = await tun.done;

@@ -43,6 +43,8 @@
 #define GH_RELAY_CONTROL_MAX 4096
 /* Longest host name in a server URL (DNS names are at most 253). */
 #define GH_RELAY_HOST_MAX 256
+/* The gateway's close code for "no identity" (docs/PROTOCOL.md). */
+#define GH_RELAY_CLOSE_NO_IDENTITY 4401
 /* Descriptors one stream polls (its WebSocket, its input, its output). */
 #define GH_RELAY_FDS_PER_STREAM 3
 
@@ -67,7 +69,7 @@ struct gh_stream {
     int in_fd, out_fd; /* -1 once closed; the same socket when sock */
     bool sock;
     struct gh_rqueue down; /* from the gateway, not yet written */
-    bool ws_open, ws_gone, opened, rx_paused;
+    bool ws_gone, opened, rx_paused;
     bool local_eof, eof_sent, remote_eof, out_shut, closing;
     long long drain_until; /* ms: the local side's last chance */
     char reason[64];
@@ -258,9 +260,10 @@ gh_stream_text(void *arg, const char *p, size_t len)
 
 static const struct gh_wsc_ops gh_stream_ops = {gh_stream_data, gh_stream_text};
 
-/* The stream ended on the gateway's side: say why when it matters. */
+/* The stream ended on the gateway's side: say why when it matters.
+ * close_code: the gateway's WebSocket close code (0 if none). */
 static void
-gh_stream_ended(struct gh_stream *s, const char *neterr)
+gh_stream_ended(struct gh_stream *s, const char *neterr, unsigned close_code)
 {
     char line[512];
     bool normal = s->reason[0] != '\0' ? strcmp(s->reason, "target_closed") == 0
@@ -281,7 +284,16 @@ gh_stream_ended(struct gh_stream *s, const char *neterr)
         s->r->status = 0;
         return;
     }
-    if (s->reason[0] != '\0')
+    s->r->status = GH_CLI_EXIT_FAIL;
+    if (s->reason[0] != '\0' && close_code == GH_RELAY_CLOSE_NO_IDENTITY &&
+        strcmp(s->reason, "idp_unavailable") != 0) {
+        /* The login itself was refused (expired, revoked, another
+         * audience): only signing in again helps. */
+        snprintf(line, sizeof(line), "%s (%s): run %s login --server %s",
+                 s->message[0] ? s->message : "your login was refused",
+                 s->reason, gh_cli_agent(), s->r->c->server);
+        s->r->status = GH_CLI_EXIT_AUTH;
+    } else if (s->reason[0] != '\0')
         snprintf(line, sizeof(line), "%s (%s)",
                  s->message[0] ? s->message : "ended by the gateway",
                  s->reason);
@@ -295,7 +307,6 @@ gh_stream_ended(struct gh_stream *s, const char *neterr)
         snprintf(line, sizeof(line), "%s", neterr);
     if (line[0] != '\0')
         gh_stream_say(s, line);
-    s->r->status = GH_CLI_EXIT_FAIL;
     /* Cut off, not finished: what was queued is not delivered (the local
      * program may not even be reading any more). */
     gh_rq_clear(&s->down);
@@ -314,8 +325,9 @@ gh_stream_ws_done(struct gh_stream *s)
         s->ws_gone = true;
         s->r->status = GH_CLI_EXIT_FAIL;
         gh_rq_clear(&s->down);
-    } else if (s->ws_open)
-        gh_stream_ended(s, why ? why : "the gateway closed the connection");
+    } else if (gh_wsc_upgraded(s->ws))
+        gh_stream_ended(s, why ? why : "the gateway closed the connection",
+                        gh_wsc_close_code(s->ws));
     else {
         if (st == 401)
             snprintf(line, sizeof(line),
@@ -335,10 +347,7 @@ gh_stream_ws_done(struct gh_stream *s)
         else
             snprintf(line, sizeof(line), "cannot reach the gateway %s: %s",
                      s->r->c->server, why ? why : "connection failed");
-        if (line[0] != '\0')
-            gh_stream_ended(s, line);
-        else
-            gh_stream_ended(s, "stopped");
+        gh_stream_ended(s, line[0] != '\0' ? line : "stopped", 0);
     }
     gh_wsc_free(s->ws);
     s->ws = NULL;
@@ -429,8 +438,6 @@ gh_stream_step(struct gh_stream *s)
         if (gh_wsc_ready(s->ws) ||
             (gh_wsc_deadline(s->ws) != 0 && now >= gh_wsc_deadline(s->ws)))
             gh_wsc_service(s->ws, 0);
-        if (gh_wsc_state(s->ws) >= GH_WSC_OPEN)
-            s->ws_open = true;
         if (gh_wsc_state(s->ws) == GH_WSC_DONE)
             gh_stream_ws_done(s);
     }

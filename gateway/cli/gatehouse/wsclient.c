@@ -71,7 +71,8 @@ struct gh_wsc {
     struct gh_wsf_rx rx;
     char *text;
     size_t text_len;
-    bool rx_on, close_sent, close_rcvd;
+    bool rx_on, close_sent, close_rcvd, upgraded;
+    unsigned close_code; /* the gateway's, 0 if none */
     const char *why;
     char whybuf[256];
     unsigned status;
@@ -598,6 +599,7 @@ gh_wsc_read_response(struct gh_wsc *w)
     free(w->resp);
     w->resp = NULL;
     w->st = GH_WSC_OPEN;
+    w->upgraded = true;
     w->deadline = 0;
     w->rd_want = POLLIN;
     w->wr_want = POLLOUT;
@@ -650,6 +652,8 @@ gh_wsc_piece(struct gh_wsc *w, const struct gh_wsf_piece *p)
             return;
         }
         w->close_rcvd = true;
+        if (p->len >= 2)
+            w->close_code = (unsigned)p->data[0] << 8 | p->data[1];
         gh_wsc_closing(w, p->len >= 2 ? p->data : NULL);
         return;
     case GH_WSF_PING:
@@ -895,6 +899,18 @@ enum gh_wsc_state
 gh_wsc_state(const struct gh_wsc *w)
 {
     return w->st;
+}
+
+unsigned
+gh_wsc_close_code(const struct gh_wsc *w)
+{
+    return w->close_code;
+}
+
+bool
+gh_wsc_upgraded(const struct gh_wsc *w)
+{
+    return w->upgraded;
 }
 
 const char *

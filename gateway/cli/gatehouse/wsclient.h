@@ -102,6 +102,13 @@ void gh_wsc_close(struct gh_wsc *w);
 
 enum gh_wsc_state gh_wsc_state(const struct gh_wsc *w);
 
+/* The close code the gateway sent (RFC 6455 7.1.5), or 0 if none. */
+unsigned gh_wsc_close_code(const struct gh_wsc *w);
+
+/* The upgrade succeeded (the connection was OPEN at some point, even if
+ * it is DONE now). */
+bool gh_wsc_upgraded(const struct gh_wsc *w);
+
 /*
  * Once DONE: NULL after a close handshake (either side began it);
  * otherwise what went wrong, in words. *status is the HTTP status of a

@@ -432,6 +432,7 @@ test_good_session(void **state)
     assert_true(sv.masked_ok);
     assert_int_equal(sv.got_bin, sizeof(msg));
     assert_true(sv.close_ok);
+    assert_true(gh_wsc_upgraded(w));
     assert_false(gh_wsc_send(w, GH_WSF_BINARY, "x", 1));
     gh_wsc_free(w);
     freeaddrinfo(ai);
@@ -458,6 +459,9 @@ fails(enum script sc, const char *why, unsigned status)
     if (strstr(got, why) == NULL)
         fail_msg("script %d: \"%s\" does not say \"%s\"", sc, got, why);
     assert_int_equal(st, status);
+    /* Refused at the upgrade, or failed after it. */
+    assert_int_equal(gh_wsc_upgraded(w),
+                     sc == S_MASKED || sc == S_BIG_TEXT || sc == S_DROP);
     gh_wsc_free(w); /* closes our end: the server thread ends */
     srv_join(&sv);
     freeaddrinfo(ai);
