@@ -128,7 +128,7 @@ void gh_rsess_to_worker(struct gh_rsess *s, uint8_t type, const void *p,
 void gh_rsess_ws_gone(struct gh_rsess *s);
 void gh_rsess_link_gone(struct gh_rsess *s);
 
-/* Connect s to address (the target's, as declared): at once with an IP
+/* reach.c: connect s to address (the target's, as declared): at once with an IP
  * literal, else once the name has resolved (off the loop, resolve.h),
  * by calling go(s, numeric address) - or ending s with connect_failed. */
 void gh_rsess_resolve(struct gh_rsess *s, const char *address,

@@ -1,6 +1,9 @@
 /*
- * fuzz_wsframe.c - libFuzzer target for the CLI's parser of the gateway's
- * WebSocket frames (gateway/cli/gatehouse/wsframe.c).
+ * fuzz_wsframe.c - libFuzzer target for what the CLI's WebSocket client
+ * parses from the gateway: its frames (gateway/cli/gatehouse/wsframe.c)
+ * and, with the same bytes as text, its answer to the upgrade
+ * (wsupgrade.c: must refuse anything without the right accept value, and
+ * must give a reason when it refuses).
  *
  * Input layout: byte 0 seeds the chunk sizes; the rest is the byte stream
  * from the "server", fed in chunks of 1 byte .. 64 KiB the way reads
@@ -12,6 +15,7 @@
  * refusing.
  */
 #include "wsframe.h"
+#include "wsupgrade.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,6 +35,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < 1)
         return 0;
+    {
+        char *text = malloc(size + 1);
+        const char *why = NULL;
+        unsigned st = 0;
+
+        if (text == NULL)
+            abort();
+        memcpy(text, data, size);
+        text[size] = '\0';
+        /* No 101 can pass without this exact accept value. */
+        if (gh_wsu_response(text, "fuzz-accept-value=", "p.v1", &st, &why) ==
+            0) {
+            if (strstr(text, "fuzz-accept-value=") == NULL)
+                abort();
+        } else if (why == NULL || st > 999)
+            abort();
+        free(text);
+    }
     seed = 0x9e3779b9u ^ data[0];
     gh_wsf_rx_init(&rx);
     while (off < size && rc >= 0) {

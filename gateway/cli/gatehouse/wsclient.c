@@ -4,6 +4,7 @@
  */
 #include "wsclient.h"
 #include "trust.h"
+#include "wsupgrade.h"
 
 #include "gatehouse/mem.h"
 
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,9 +22,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 /* One read from the connection: four TLS records, so a bulk stream costs
@@ -34,8 +32,6 @@
 /* Bytes parsed and handed out per service call before others get a turn
  * (the loop serves every stream; one fast one must not starve them). */
 #define GH_WSC_BUDGET (256u * 1024)
-/* RFC 6455 1.3: the key's GUID. */
-#define GH_WSC_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 struct gh_wsc_chunk {
     struct gh_wsc_chunk *next;
@@ -61,7 +57,7 @@ struct gh_wsc {
                                         handshake waits for */
     char *req;                       /* the upgrade request (the token) */
     size_t req_len, req_off;
-    char accept[32]; /* the Sec-WebSocket-Accept we expect */
+    char accept[GH_WSU_ACCEPT_LEN]; /* the Sec-WebSocket-Accept we expect */
     char *resp;
     size_t resp_len;
     struct gh_wsc_chunk *head, *tail;
@@ -325,57 +321,20 @@ gh_wsc_try(struct gh_wsc *w)
 
 /* The request, built once the gateway is trusted (it holds the token). */
 static void
-gh_wsc_request(struct gh_wsc *w, const char *key)
+gh_wsc_request(struct gh_wsc *w)
 {
-    unsigned char ip[16];
-    bool v6 = inet_pton(AF_INET6, w->c.host, ip) == 1;
-    int n;
+    struct gh_wsu_req rq = {w->c.host, w->c.port, w->c.path, w->c.protocol,
+                            w->token};
 
-    w->req_len = strlen(w->c.path) + strlen(w->c.host) + strlen(w->c.protocol) +
-                 strlen(w->token) + 512;
-    w->req = gh_alloc(1, w->req_len);
-    n = snprintf(w->req, w->req_len,
-                 "GET %s HTTP/1.1\r\n"
-                 "Host: %s%s%s:%d\r\n"
-                 "Upgrade: websocket\r\n"
-                 "Connection: Upgrade\r\n"
-                 "Sec-WebSocket-Key: %s\r\n"
-                 "Sec-WebSocket-Version: 13\r\n"
-                 "Sec-WebSocket-Protocol: %s\r\n"
-                 "Authorization: Bearer %s\r\n"
-                 "User-Agent: gatehouse\r\n"
-                 "\r\n",
-                 w->c.path, v6 ? "[" : "", w->c.host, v6 ? "]" : "", w->c.port,
-                 key, w->c.protocol, w->token);
+    w->req = gh_wsu_request(&rq, &w->req_len, w->accept);
     gh_freezero(w->token, strlen(w->token));
     w->token = NULL;
-    w->req_off = 0;
-    /* Kept to wipe it: the length allocated, not the length used. */
-    if (n < 0 || (size_t)n >= w->req_len) {
-        gh_wsc_failf(w, "%s", "the upgrade request does not fit");
+    if (w->req == NULL || w->req[0] == '\0') {
+        gh_wsc_failf(w, "%s", "cannot build the upgrade request");
         return;
     }
-    w->req[n] = '\0';
+    w->req_off = 0;
     w->st = GH_WSC_REQUEST;
-}
-
-/* A fresh key and the answer it calls for (RFC 6455 4.1, 4.2.2). */
-static bool
-gh_wsc_key(struct gh_wsc *w, char key[32])
-{
-    unsigned char raw[16], md[20];
-    char cat[64];
-    unsigned int mdlen = 0;
-
-    if (RAND_bytes(raw, sizeof(raw)) != 1)
-        return false;
-    EVP_EncodeBlock((unsigned char *)key, raw, sizeof(raw));
-    snprintf(cat, sizeof(cat), "%s%s", key, GH_WSC_GUID);
-    if (EVP_Digest(cat, strlen(cat), md, &mdlen, EVP_sha1(), NULL) != 1 ||
-        mdlen != sizeof(md))
-        return false;
-    EVP_EncodeBlock((unsigned char *)w->accept, md, sizeof(md));
-    return true;
 }
 
 /* TCP is up (or failed): go on to TLS or to the request. */
@@ -385,7 +344,6 @@ gh_wsc_connected(struct gh_wsc *w)
     int err = 0;
     socklen_t len = sizeof(err);
     unsigned char ip[16];
-    char key[32];
 
     if (getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
         err = errno;
@@ -403,10 +361,7 @@ gh_wsc_connected(struct gh_wsc *w)
         return;
     }
     if (w->c.ssl == NULL) {
-        if (!gh_wsc_key(w, key))
-            gh_wsc_failf(w, "%s", "no random numbers");
-        else
-            gh_wsc_request(w, key);
+        gh_wsc_request(w);
         return;
     }
     w->ssl = SSL_new(w->c.ssl);
@@ -425,7 +380,6 @@ gh_wsc_connected(struct gh_wsc *w)
 static void
 gh_wsc_handshake(struct gh_wsc *w)
 {
-    char key[32];
     int r;
 
     ERR_clear_error();
@@ -452,10 +406,7 @@ gh_wsc_handshake(struct gh_wsc *w)
         gh_wsc_finish(w, "the gateway's certificate was refused");
         return;
     }
-    if (!gh_wsc_key(w, key))
-        gh_wsc_failf(w, "%s", "no random numbers");
-    else
-        gh_wsc_request(w, key);
+    gh_wsc_request(w);
 }
 
 static void
@@ -477,90 +428,10 @@ gh_wsc_write_request(struct gh_wsc *w)
     w->st = GH_WSC_RESPONSE;
 }
 
-/* The value of header name in the response's header lines (hdr points
- * past the status line), copied to out; false when absent. */
-static bool
-gh_wsc_header(const char *hdr, const char *name, char *out, size_t cap)
-{
-    size_t nl = strlen(name), vl;
-    const char *p, *v, *e;
-
-    for (p = hdr; *p != '\0' && strncmp(p, "\r\n", 2) != 0;
-         p = strstr(p, "\r\n") + 2) {
-        e = strstr(p, "\r\n");
-        if (e == NULL)
-            break;
-        if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-            for (v = p + nl + 1; *v == ' ' || *v == '\t'; v++)
-                ;
-            while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-                e--;
-            vl = (size_t)(e - v);
-            if (vl >= cap)
-                return false;
-            memcpy(out, v, vl);
-            out[vl] = '\0';
-            return true;
-        }
-    }
-    return false;
-}
-
-/* The whole answer is in resp (NUL at the blank line): check it. */
-static bool
-gh_wsc_check_response(struct gh_wsc *w)
-{
-    char val[256], *tok, *save;
-    const char *hdr;
-    bool upgrade = false;
-    unsigned st;
-
-    if (sscanf(w->resp, "HTTP/1.1 %3u", &st) != 1 ||
-        (hdr = strstr(w->resp, "\r\n")) == NULL) {
-        gh_wsc_failf(w, "%s", "the gateway's answer is not HTTP/1.1");
-        return false;
-    }
-    hdr += 2;
-    if (st != 101) {
-        w->status = st;
-        snprintf(w->whybuf, sizeof(w->whybuf), "the gateway answered HTTP %u",
-                 st);
-        gh_wsc_finish(w, w->whybuf);
-        return false;
-    }
-    if (!gh_wsc_header(hdr, "Upgrade", val, sizeof(val)) ||
-        strcasecmp(val, "websocket") != 0) {
-        gh_wsc_failf(w, "%s", "the gateway did not upgrade to WebSocket");
-        return false;
-    }
-    if (gh_wsc_header(hdr, "Connection", val, sizeof(val)))
-        for (tok = strtok_r(val, ", ", &save); tok != NULL;
-             tok = strtok_r(NULL, ", ", &save))
-            upgrade = upgrade || strcasecmp(tok, "upgrade") == 0;
-    if (!upgrade) {
-        gh_wsc_failf(w, "%s", "the gateway did not upgrade the connection");
-        return false;
-    }
-    if (!gh_wsc_header(hdr, "Sec-WebSocket-Accept", val, sizeof(val)) ||
-        strcmp(val, w->accept) != 0) {
-        gh_wsc_failf(w, "%s", "the gateway's Sec-WebSocket-Accept is wrong");
-        return false;
-    }
-    if (!gh_wsc_header(hdr, "Sec-WebSocket-Protocol", val, sizeof(val)) ||
-        strcmp(val, w->c.protocol) != 0) {
-        gh_wsc_failf(w, "the gateway does not speak %s", w->c.protocol);
-        return false;
-    }
-    if (gh_wsc_header(hdr, "Sec-WebSocket-Extensions", val, sizeof(val))) {
-        gh_wsc_failf(w, "%s", "the gateway chose an extension not asked for");
-        return false;
-    }
-    return true;
-}
-
 static void
 gh_wsc_read_response(struct gh_wsc *w)
 {
+    const char *why;
     char *end;
     ssize_t r;
     size_t hlen;
@@ -590,8 +461,14 @@ gh_wsc_read_response(struct gh_wsc *w)
     }
     hlen = (size_t)(end - w->resp) + 4;
     end[2] = '\0';
-    if (!gh_wsc_check_response(w))
+    if (gh_wsu_response(w->resp, w->accept, w->c.protocol, &w->status, &why) !=
+        0) {
+        if (w->status != 0)
+            gh_wsc_failf(w, "the gateway answered HTTP %u", w->status);
+        else
+            gh_wsc_failf(w, "%s", why);
         return;
+    }
     /* Frames that came with the answer. */
     memcpy(w->in, w->resp + hlen, w->resp_len - hlen);
     w->in_off = 0;
@@ -750,7 +627,7 @@ gh_wsc_open(const struct gh_wsc_conf *conf, const struct gh_wsc_ops *ops,
             void *arg)
 {
     struct gh_wsc *w = gh_alloc(1, sizeof(*w));
-    const char *t;
+    const char *why;
 
     w->c = *conf;
     w->c.token = NULL; /* copied: the owner may renew its own */
@@ -765,23 +642,10 @@ gh_wsc_open(const struct gh_wsc_conf *conf, const struct gh_wsc_ops *ops,
     w->text = gh_alloc(1, conf->text_max + 1);
     gh_wsf_rx_init(&w->rx);
     w->deadline = gh_wsc_now() + conf->connect_s * 1000LL;
-    /* What goes into the request line and headers: no byte that could
-     * end a line or a token early (the token comes from a file; a bad one
-     * must not add headers). */
-    for (t = conf->token; *t != '\0'; t++)
-        if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f) {
-            gh_wsc_failf(w, "%s",
-                         "the cached token is malformed: log in "
-                         "again");
-            return w;
-        }
-    for (t = conf->host; *t != '\0'; t++)
-        if (strchr("0123456789abcdefghijklmnopqrstuvwxyz"
-                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-:%_",
-                   *t) == NULL) {
-            gh_wsc_failf(w, "%s", "the server's host name is malformed");
-            return w;
-        }
+    if (!gh_wsu_fields_ok(conf->host, conf->token, &why)) {
+        gh_wsc_failf(w, "%s", why);
+        return w;
+    }
     w->st = GH_WSC_CONNECTING;
     w->ai = conf->addrs;
     gh_wsc_try(w);

@@ -2,7 +2,7 @@
  * wsclient.h - one WebSocket client connection to the gateway, for the
  * CLI's data path: a non-blocking TCP connect, TLS (OpenSSL) with the
  * gateway checked before anything is written, the HTTP/1.1 upgrade with
- * the bearer token, then frames (wsframe.h).
+ * the bearer token (wsupgrade.h), then frames (wsframe.h).
  *
  * Why not libwebsockets here: lws 4.1's client masks what it sends one
  * byte at a time and runs its frame state machine once per received
