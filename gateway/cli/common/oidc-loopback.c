@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -182,20 +181,26 @@ gh_cli_loopback_answer(int c, int status, const char *title, const char *text)
     close(c);
 }
 
-/* Read one request's head from c (within GH_CLI_LOOPBACK_READ_S). The
- * target of a GET into *target and *tlen (inside buf); -1 if none. */
+/* Read one request's head from c, all of it within
+ * GH_CLI_LOOPBACK_READ_S (a client trickling a byte at a time does not
+ * hold the listener longer). The target of a GET into *target and *tlen
+ * (inside buf); -1 if none. */
 static int
 gh_cli_loopback_read(int c, char *buf, size_t cap, const char **target,
                      size_t *tlen)
 {
-    struct timeval tv = {GH_CLI_LOOPBACK_READ_S, 0};
+    time_t end = time(NULL) + GH_CLI_LOOPBACK_READ_S;
+    struct pollfd p = {c, POLLIN, 0};
     size_t n = 0;
     ssize_t r;
     const char *sp;
 
-    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     while (n < cap - 1) {
-        r = recv(c, buf + n, cap - 1 - n, 0);
+        time_t left = end - time(NULL);
+
+        if (left <= 0 || poll(&p, 1, (int)left * 1000) <= 0)
+            return -1;
+        r = recv(c, buf + n, cap - 1 - n, MSG_DONTWAIT);
         if (r <= 0)
             return -1;
         n += (size_t)r;

@@ -69,7 +69,7 @@ struct gh_stream {
     int in_fd, out_fd; /* -1 once closed; the same socket when sock */
     bool sock;
     struct gh_rqueue down; /* from the gateway, not yet written */
-    bool ws_gone, opened, rx_paused;
+    bool ws_gone, opened;
     bool local_eof, eof_sent, remote_eof, out_shut, closing;
     long long drain_until; /* ms: the local side's last chance */
     char reason[64];
@@ -184,11 +184,9 @@ gh_stream_write_out(struct gh_stream *s)
         if (c->off == c->len)
             gh_rq_pop(&s->down);
     }
-    if (s->rx_paused && s->down.bytes < GH_RELAY_QUEUE_CAP / 2 &&
-        s->ws != NULL) {
-        s->rx_paused = false;
+    /* Reading from the gateway resumes once half the queue has gone. */
+    if (s->down.bytes < GH_RELAY_QUEUE_CAP / 2 && s->ws != NULL)
         gh_wsc_rx(s->ws, true);
-    }
     return true;
 }
 
@@ -215,10 +213,8 @@ gh_stream_data(void *arg, const unsigned char *p, size_t len)
     }
     if ((size_t)n < len)
         gh_rq_push(&s->down, p + n, len - (size_t)n);
-    if (s->down.bytes >= GH_RELAY_QUEUE_CAP && !s->rx_paused) {
-        s->rx_paused = true;
+    if (s->down.bytes >= GH_RELAY_QUEUE_CAP)
         gh_wsc_rx(s->ws, false);
-    }
 }
 
 /* A control message from the gateway. */

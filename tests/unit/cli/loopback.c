@@ -184,6 +184,72 @@ test_timeout(void **state)
     assert_non_null(strstr(err.text, "within 1 s"));
 }
 
+/* A client that trickles its request a byte at a time. */
+struct trickle {
+    int port;
+    volatile int finished; /* sent every byte without being cut off */
+};
+
+static void *
+trickle_main(void *arg)
+{
+    struct trickle *t = arg;
+    static const char req[] = "GET /callback?code=slow&state=" STATE " HTTP";
+    struct sockaddr_in a;
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)t->port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(s, (struct sockaddr *)&a, sizeof(a)) == 0) {
+        for (size_t i = 0; i < sizeof(req) - 1; i++) {
+            if (send(s, req + i, 1, MSG_NOSIGNAL) != 1)
+                break;
+            if (i == sizeof(req) - 2)
+                t->finished = 1;
+            usleep(500 * 1000);
+        }
+    }
+    close(s);
+    return NULL;
+}
+
+static void
+test_trickle_does_not_hold_it(void **state)
+{
+    static const char *const reqs[] = {GET("/callback?code=ok&state=" STATE),
+                                       NULL};
+    struct trickle t = {0, 0};
+    struct client c;
+    pthread_t th, th2;
+    struct gh_cli_oauth_err err;
+    char *code = NULL, *ru = NULL;
+    int fd;
+
+    (void)state;
+    /* The trickler (about 25 s for its request) connects first; the good
+     * redirect queues behind it and must still be taken once the
+     * trickler's GH_CLI_LOOPBACK_READ_S run out. */
+    assert_int_equal(gh_cli_loopback_listen(&fd, &ru), 0);
+    t.port = atoi(strrchr(ru, ':') + 1);
+    assert_int_equal(pthread_create(&th, NULL, trickle_main, &t), 0);
+    usleep(200 * 1000);
+    memset(&c, 0, sizeof(c));
+    c.port = t.port;
+    c.reqs = reqs;
+    assert_int_equal(pthread_create(&th2, NULL, client_main, &c), 0);
+    assert_int_equal(gh_cli_loopback_wait(fd, STATE, ISSUER, 60, &code, &err),
+                     0);
+    assert_false(t.finished);
+    assert_string_equal(code, "ok");
+    close(fd);
+    pthread_join(th2, NULL);
+    pthread_join(th, NULL);
+    gh_cli_strfree(code);
+    free(ru);
+}
+
 int
 main(void)
 {
@@ -192,6 +258,7 @@ main(void)
         cmocka_unit_test(test_other_issuer),
         cmocka_unit_test(test_idp_error),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_trickle_does_not_hold_it),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
