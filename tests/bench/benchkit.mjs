@@ -1,6 +1,9 @@
 // benchkit.mjs - what the benchmarks share (../shared/BENCHMARKS.md): the
-// command line, medians and spreads, waiting for a quiet machine, and PSS.
+// command line, medians and spreads, waiting for a quiet machine, PSS,
+// the gateway under test and the ssh -J anchor's OpenSSH bastion.
+import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { sleep } from '../harness/testkit.mjs';
 
@@ -67,4 +70,50 @@ export async function benchGateway(s, { tmp, v, confExtra = [], idpOpts = {} }) 
   });
   if (!req.ok) throw new Error(`access request refused: ${req.status} ${await req.text()}`);
   return { port, base, token };
+}
+
+// Resolve once something listens on 127.0.0.1:port (reject after ms, or
+// when child, if given, exits first).
+export function waitPort(port, ms = 10000, child) {
+  const deadline = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      if (child && child.exitCode !== null) { reject(new Error(`exited ${child.exitCode}`)); return; }
+      const c = net.connect(port, '127.0.0.1');
+      c.on('connect', () => { c.destroy(); resolve(); });
+      c.on('error', () => {
+        if (Date.now() > deadline) reject(new Error(`port ${port} never listened`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+// The ssh -J anchor: an OpenSSH bastion (sshd on loopback, key login for
+// the vm's user, forwarding on, the pinned cipher and key exchange) and an
+// ssh config naming it "bastion". The sshd goes into s.bastion as soon as
+// it starts, for the caller's cleanup. Returns { port, jumpCfg }.
+export async function startBastion(s, { tmp, v }) {
+  const { freePort } = await import('../harness/testkit.mjs');
+  const port = await freePort();
+  const dir = path.join(tmp, 'bastion');
+  fs.mkdirSync(dir);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'hostkey')]);
+  fs.writeFileSync(path.join(dir, 'sshd_config'), [
+    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${path.join(dir, 'hostkey')}`, 'UsePAM no',
+    `PidFile ${path.join(dir, 'pid')}`, `AllowUsers ${v.GH_TARGET_USER}`, 'PasswordAuthentication no',
+    'AllowTcpForwarding yes', 'X11Forwarding no', 'Ciphers aes128-gcm@openssh.com', 'KexAlgorithms curve25519-sha256',
+    // Many idle tunnels open at once in the memory figures.
+    'MaxStartups 100:30:200', '',
+  ].join('\n'));
+  s.bastion = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: 'ignore' });
+  await waitPort(port, 10000, s.bastion);
+  const jumpCfg = path.join(tmp, 'jump_config');
+  fs.writeFileSync(jumpCfg, [
+    'Host bastion', '  HostName 127.0.0.1', `  Port ${port}`, `  User ${v.GH_TARGET_USER}`, `  IdentityFile ${v.GH_TARGET_KEY}`,
+    '  StrictHostKeyChecking no', '  UserKnownHostsFile /dev/null', '  BatchMode yes', '  LogLevel ERROR',
+    '  Ciphers aes128-gcm@openssh.com', '  KexAlgorithms curve25519-sha256', '',
+  ].join('\n'));
+  return { port, jumpCfg };
 }

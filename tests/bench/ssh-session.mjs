@@ -15,14 +15,14 @@
 //    start -> first output byte;
 //  - idle sessions: PSS of gatehoused + every worker, per session, at each N.
 // Every SSH hop uses aes128-gcm@openssh.com and curve25519-sha256.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openSession } from '../harness/session.mjs';
 import { upTarget } from '../harness/target.mjs';
-import { freePort, sleep } from '../harness/testkit.mjs';
-import { arg, median, spread, quiet, pss, benchGateway } from './benchkit.mjs';
+import { sleep } from '../harness/testkit.mjs';
+import { arg, median, spread, quiet, pss, benchGateway, startBastion } from './benchkit.mjs';
 
 const MB = Number(arg('mb', 100));
 const RUNS = Number(arg('runs', 5));
@@ -99,25 +99,10 @@ try {
   const cred = { username: v.GH_TARGET_USER, private_key: key };
 
   // The OpenSSH bastion for ssh -J: an sshd on loopback in this namespace.
-  const bport = await freePort();
-  const bdir = path.join(tmp, 'bastion');
-  fs.mkdirSync(bdir);
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(bdir, 'hostkey')]);
-  fs.writeFileSync(path.join(bdir, 'sshd_config'), [
-    `Port ${bport}`, 'ListenAddress 127.0.0.1', `HostKey ${path.join(bdir, 'hostkey')}`, 'UsePAM no',
-    `PidFile ${path.join(bdir, 'pid')}`, `AllowUsers ${v.GH_TARGET_USER}`, 'PasswordAuthentication no',
-    'AllowTcpForwarding yes', 'X11Forwarding no', 'Ciphers aes128-gcm@openssh.com', 'KexAlgorithms curve25519-sha256', '',
-  ].join('\n'));
-  bastion = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(bdir, 'sshd_config')], { stdio: 'ignore' });
-  await sleep(500);
+  const { jumpCfg } = await startBastion(S, { tmp, v });
+  bastion = S.bastion;
   const direct = ['-F', '/dev/null', '-i', v.GH_TARGET_KEY, '-o', `UserKnownHostsFile=${v.GH_TARGET_KNOWN_HOSTS}`,
     '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', ...CIPHER, '-tt'];
-  const jumpCfg = path.join(tmp, 'jump_config');
-  fs.writeFileSync(jumpCfg, [
-    'Host bastion', '  HostName 127.0.0.1', `  Port ${bport}`, `  User ${v.GH_TARGET_USER}`, `  IdentityFile ${v.GH_TARGET_KEY}`,
-    '  StrictHostKeyChecking no', '  UserKnownHostsFile /dev/null', '  BatchMode yes',
-    '  Ciphers aes128-gcm@openssh.com', '  KexAlgorithms curve25519-sha256', '',
-  ].join('\n'));
   const jump = ['-F', jumpCfg, '-J', 'bastion', '-i', v.GH_TARGET_KEY, '-o', `UserKnownHostsFile=${v.GH_TARGET_KNOWN_HOSTS}`,
     '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', ...CIPHER, '-tt'];
   const dest = `${v.GH_TARGET_USER}@${v.GH_TARGET_ADDR}`;

@@ -123,7 +123,7 @@ if (process.argv[2] === '--forwarder') {
 // ---------------------------------------------------------------- benchmark
 const { upTarget } = await import('../harness/target.mjs');
 const { freePort, sleep } = await import('../harness/testkit.mjs');
-const { arg, median, spread, quiet: quietOnce, pss, benchGateway } = await import('./benchkit.mjs');
+const { arg, median, spread, quiet: quietOnce, pss, benchGateway, startBastion, waitPort } = await import('./benchkit.mjs');
 const MB = Number(arg('mb', 200));
 const RUNS = Number(arg('runs', 5));
 const CONNECTS = Number(arg('connects', 10));
@@ -207,21 +207,6 @@ async function killTree(child, signal = 'SIGTERM') {
   for (const p of [child.pid, ...pids]) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
 }
 
-function waitPort(port, ms = 10000, child) {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      if (child && child.exitCode !== null) { reject(new Error(`exited ${child.exitCode}`)); return; }
-      const s = net.connect(port, '127.0.0.1');
-      s.on('connect', () => { s.destroy(); resolve(); });
-      s.on('error', () => {
-        if (Date.now() > deadline) reject(new Error(`port ${port} never listened`));
-        else setTimeout(attempt, 50);
-      });
-    };
-    attempt();
-  });
-}
 
 async function startForwarder(cfg) {
   const env = { ...process.env };
@@ -293,24 +278,8 @@ try {
   const pinHex = Buffer.from(S.gw.spki, 'base64').toString('hex');
 
   // The OpenSSH bastion for ssh -J: an sshd on loopback in this namespace.
-  const bport = await freePort();
-  const bdir = path.join(tmp, 'bastion');
-  fs.mkdirSync(bdir);
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(bdir, 'hostkey')]);
-  fs.writeFileSync(path.join(bdir, 'sshd_config'), [
-    `Port ${bport}`, 'ListenAddress 127.0.0.1', `HostKey ${path.join(bdir, 'hostkey')}`, 'UsePAM no',
-    `PidFile ${path.join(bdir, 'pid')}`, `AllowUsers ${v.GH_TARGET_USER}`, 'PasswordAuthentication no',
-    'AllowTcpForwarding yes', 'X11Forwarding no', 'Ciphers aes128-gcm@openssh.com', 'KexAlgorithms curve25519-sha256',
-    'MaxStartups 100:30:200', '',
-  ].join('\n'));
-  bastion = track(spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(bdir, 'sshd_config')], { stdio: 'ignore' }));
-  await waitPort(bport, 10000, bastion);
-  const jumpCfg = path.join(tmp, 'jump_config');
-  fs.writeFileSync(jumpCfg, [
-    'Host bastion', '  HostName 127.0.0.1', `  Port ${bport}`, `  User ${v.GH_TARGET_USER}`, `  IdentityFile ${v.GH_TARGET_KEY}`,
-    '  StrictHostKeyChecking no', '  UserKnownHostsFile /dev/null', '  BatchMode yes', '  LogLevel ERROR',
-    '  Ciphers aes128-gcm@openssh.com', '  KexAlgorithms curve25519-sha256', '',
-  ].join('\n'));
+  const { port: bport, jumpCfg } = await startBastion(S, { tmp, v });
+  bastion = track(S.bastion);
 
   // websockify (plain ws://) -> target:22.
   const wsport = await freePort();

@@ -9,7 +9,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { startGateway } from '../harness/gateway.mjs';
 import { startIdp, loginAndGetTokens } from '../harness/idp/lib.mjs';
-import { freePort, testRun } from '../harness/testkit.mjs';
+import { apiCaller, freePort, testRun } from '../harness/testkit.mjs';
 
 const CTL = process.env.GATEHOUSECTL;
 const t = testRun('gh-e2e-ctl', 200000);
@@ -56,14 +56,7 @@ try {
     outputs.push(r.stdout, r.stderr);
     return { status: r.status, stdout: r.stdout, stderr: r.stderr, all: `${r.stdout}${r.stderr}` };
   };
-  const call = async (user, method, p, body) => {
-    const r = await fetch(`${base}${p}`, {
-      method,
-      headers: { authorization: `Bearer ${tok[user]}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: r.status, body: await r.json().catch(() => null) };
-  };
+  const call = apiCaller(base, tok);
 
   let reqId, grantId;
   await check('whoami and targets work with the gateway cert as --ca-file', () => {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startGateway } from '../harness/gateway.mjs';
 import { startIdp, loginAndGetTokens } from '../harness/idp/lib.mjs';
-import { freePort, testRun } from '../harness/testkit.mjs';
+import { apiCaller, freePort, testRun } from '../harness/testkit.mjs';
 
 const ROUNDS = 40;        // request -> approve (twice, racing) -> revoke
 const DECIDERS = 8;       // concurrent decision loops
@@ -37,15 +37,7 @@ try {
     tok[u] = (await loginAndGetTokens(idp, { user: u, redirectUri: `${base}/auth/callback` })).access_token;
   }
   const statuses = new Map();
-  const call = async (user, method, p, body) => {
-    const r = await fetch(`${base}${p}`, {
-      method,
-      headers: { authorization: `Bearer ${tok[user]}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    statuses.set(r.status, (statuses.get(r.status) || 0) + 1);
-    return { status: r.status, body: await r.json() };
-  };
+  const call = apiCaller(base, tok, { onStatus: (st) => statuses.set(st, (statuses.get(st) || 0) + 1) });
 
   let approvals = 0;
   let conflicts = 0;

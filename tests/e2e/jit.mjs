@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startGateway } from '../harness/gateway.mjs';
 import { startIdp, loginAndGetTokens } from '../harness/idp/lib.mjs';
-import { freePort, signInSession, testRun } from '../harness/testkit.mjs';
+import { apiCaller, freePort, signInSession, testRun } from '../harness/testkit.mjs';
 
 const t = testRun('gh-e2e-jit', 150000);
 const { tmp, check } = t;
@@ -40,16 +40,7 @@ try {
   for (const u of ['alice', 'bob', 'carol', 'dave', 'eve']) {
     tok[u] = (await loginAndGetTokens(idp, { user: u, redirectUri })).access_token;
   }
-  const call = async (user, method, p, body, headers = {}) => {
-    const r = await fetch(`${base}${p}`, {
-      method,
-      headers: { authorization: `Bearer ${tok[user]}`, 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
-    });
-    let j = null;
-    try { j = await r.json(); } catch { /* not JSON */ }
-    return { status: r.status, body: j };
-  };
+  const call = apiCaller(base, tok);
   const decide = async (user, target, p) => (await call(user, 'GET', `/api/v1/decide?target=${target}&port=${p}`)).body.decision;
 
   await check('targets: a user sees what they may request, not the rest', async () => {

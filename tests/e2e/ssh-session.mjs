@@ -14,7 +14,7 @@ import { startGateway } from '../harness/gateway.mjs';
 import { startIdp, loginAndGetTokens } from '../harness/idp/lib.mjs';
 import { F, openSession, openTunnel } from '../harness/session.mjs';
 import { upTarget } from '../harness/target.mjs';
-import { freePort, sleep, testRun } from '../harness/testkit.mjs';
+import { apiCaller, freePort, sleep, testRun } from '../harness/testkit.mjs';
 
 const t = testRun('gh-e2e-ssh', 280000);
 const { tmp, check } = t;
@@ -77,16 +77,7 @@ try {
   for (const u of ['alice', 'bob', 'carol', 'dave', 'eve']) {
     tok[u] = (await loginAndGetTokens(idp, { user: u, redirectUri })).access_token;
   }
-  const call = async (user, method, p, body) => {
-    const r = await fetch(`${base}${p}`, {
-      method,
-      headers: { authorization: `Bearer ${tok[user]}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let j = null;
-    try { j = await r.json(); } catch { /* not JSON */ }
-    return { status: r.status, body: j };
-  };
+  const call = apiCaller(base, tok);
   const grant = async (target, duration = 3600) => {
     const r = await call('alice', 'POST', '/api/v1/requests', { target, ports: '22', duration, reason: 'test' });
     assert.equal(r.body.state, 'approved', JSON.stringify(r.body));

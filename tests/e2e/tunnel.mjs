@@ -14,7 +14,7 @@ import path from 'node:path';
 import { startGateway } from '../harness/gateway.mjs';
 import { startIdp, approveDevice, completeAuthorization, loginAndGetTokens } from '../harness/idp/lib.mjs';
 import { upTarget } from '../harness/target.mjs';
-import { freePort, sleep, testRun } from '../harness/testkit.mjs';
+import { apiCaller, freePort, sleep, testRun } from '../harness/testkit.mjs';
 
 const GH = process.env.GATEHOUSE;
 const t = testRun('gh-e2e-tunnel', 420000);
@@ -89,14 +89,7 @@ try {
   for (const u of ['alice', 'bob']) {
     tok[u] = (await loginAndGetTokens(idp, { user: u, redirectUri: `${base}/auth/callback` })).access_token;
   }
-  const call = async (user, method, p, body) => {
-    const r = await fetch(`${base}${p}`, {
-      method,
-      headers: { authorization: `Bearer ${tok[user]}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: r.status, body: await r.json().catch(() => null) };
-  };
+  const call = apiCaller(base, tok);
 
   // alice's environment: her own config dir (the token cache) and home.
   const xdg = path.join(tmp, 'xdg');
@@ -402,21 +395,26 @@ try {
     assert.equal(sql("SELECT count(*) FROM audit WHERE action LIKE 'auth.%' OR action = 'jit.decide'"), before);
   });
 
-  await check('gatehouse rdp starts the client against a local tunnel to the RDP port', async () => {
-    // A stand-in RDP service on the target's port 3389 (a real RDP server
-    // is the RDP issue's); the "client" checks it reaches it.
+  await check('gatehouse rdp starts xfreerdp3 against a local tunnel to the RDP port', async () => {
+    // The real client (xfreerdp3 /auth-only needs no display); on the
+    // target's port 3389 a listener that keeps what arrives (a real RDP
+    // server is the RDP issue's).
     const svc = spawn('ip', ['netns', 'exec', v.GH_TARGET_NS, 'python3', '-c',
-      'import socket\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(("0.0.0.0",3389));s.listen(1)\nc,_=s.accept();c.sendall(b"rdp-ok");c.close()'],
-    { stdio: 'ignore' });
+      'import socket\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(("0.0.0.0",3389));s.listen(1)\n'
+      + 'c,_=s.accept();c.settimeout(10);print(c.recv(64).hex(),flush=True);c.close()'],
+    { stdio: ['ignore', 'pipe', 'ignore'] });
     procs.push(svc);
+    let got = '';
+    svc.stdout.on('data', (d) => { got += d; });
     await sleep(300);
-    const client = path.join(tmp, 'fake-xfreerdp');
-    fs.writeFileSync(client, '#!/bin/sh\n# $1 is /v:127.0.0.1:PORT\nhp=${1#/v:}\nexec python3 -c "import socket,sys;s=socket.create_connection((\\"127.0.0.1\\",int(sys.argv[1])));print(s.recv(64).decode(), sys.argv[2])" "${hp##*:}" "$2"\n', { mode: 0o755 });
     const g = await call('alice', 'POST', '/api/v1/requests', { target: 'rdpbox', ports: '3389', duration: 600, reason: 'rdp' });
     assert.equal(g.body.state, 'approved', JSON.stringify(g.body));
-    const r = gh(['rdp', 'rdpbox', '--client', client, '--', '/u:alice']);
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, 'rdp-ok /u:alice\n');
+    const r = gh(['rdp', 'rdpbox', '--', '/auth-only', '/u:alice', '/p:x', '/cert:ignore'], { timeout: 30000 });
+    assert.doesNotMatch(r.stderr, /cannot run/);
+    await until(() => got.includes('\n'), 'the bytes at port 3389', 10000);
+    // TPKT version 3, then an X.224 Connection Request (0xe0): the RDP
+    // client's first packet came through the grant to the target's 3389.
+    assert.match(got.trim(), /^0300[0-9a-f]{4}[0-9a-f]{2}e0/, got);
     const n = gh(['rdp', 'rdpbox', '--client', path.join(tmp, 'no-such-client')]);
     assert.equal(n.status, 1);
     assert.match(n.stderr, /cannot run .*no-such-client/);

@@ -1,7 +1,8 @@
 // testkit.mjs - the small pieces every node-driven test shares: a run with
 // "ok - ..." / "not ok - ..." lines, a closing "N passed, N failed" line,
-// a whole-test time limit and a temp dir; a free loopback port; and a
-// browser sign-in driven without a browser (for session tests).
+// a whole-test time limit and a temp dir; a free loopback port; a JSON
+// API caller; and a browser sign-in driven without a browser (for session
+// tests).
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -61,4 +62,23 @@ export async function signInSession(base, idp, user) {
   const cb = await fetch(back, { headers: { cookie: loginCookie }, redirect: 'manual' });
   return cb.headers.getSetCookie().map((c) => c.split(';')[0])
     .find((c) => c.startsWith('__Host-gh_session='));
+}
+
+// call(user, method, path, body?, headers?) against the gateway at base,
+// with tok[user] as the bearer token (tok is read at each call, so tokens
+// may be added later). body: an object is sent as JSON, a string as it is
+// (for malformed-input tests). Resolves { status, body } (body: the JSON
+// answer, or null). onStatus(status), when given, sees every answer.
+export function apiCaller(base, tok, { onStatus } = {}) {
+  return async (user, method, p, body, headers = {}) => {
+    const r = await fetch(`${base}${p}`, {
+      method,
+      headers: { authorization: `Bearer ${tok[user]}`, 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
+    });
+    if (onStatus) onStatus(r.status);
+    let j = null;
+    try { j = await r.json(); } catch { /* not JSON */ }
+    return { status: r.status, body: j };
+  };
 }

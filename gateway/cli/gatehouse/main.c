@@ -12,22 +12,10 @@
 #include "gh.h"
 
 static const struct gh_ctl_verb gh_user_verbs[] = {
-    {"login", NULL,
-     "login --server URL [--ca-file FILE | --insecure-pin SHA256 | -k] "
-     "[--browser]",
-     "Sign in with your identity provider (OAuth device grant): open the\n"
-     "page shown, check the code, approve. --browser signs in through a\n"
-     "browser on this machine instead (authorization code + PKCE, sent\n"
-     "back to 127.0.0.1; $BROWSER or xdg-open opens it). Tokens are kept in\n"
-     "$XDG_CONFIG_HOME/gatehouse/tokens.json (default ~/.config/gatehouse,\n"
-     "0600), refreshed as needed, shared with gatehousectl. --ca-file or\n"
-     "--insecure-pin given here is remembered for later commands.\n",
-     gh_ctl_login},
-    {"logout", NULL, "logout [--server URL]",
-     "Forget the server's tokens and revoke the refresh token.\n",
+    {"login", NULL, GH_CTL_LOGIN_USAGE, GH_CTL_LOGIN_HELP, gh_ctl_login},
+    {"logout", NULL, "logout [--server URL]", GH_CTL_LOGOUT_HELP,
      gh_ctl_logout},
-    {"status", NULL, "status [--server URL]",
-     "Show the server, your user and roles, and when the token expires.\n",
+    {"status", NULL, "status [--server URL]", GH_CTL_STATUS_HELP,
      gh_ctl_status},
     {"targets", NULL, "targets", "List the targets you may request.\n",
      gh_ctl_targets},

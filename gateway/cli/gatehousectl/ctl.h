@@ -96,6 +96,29 @@ enum {
 
 #define GH_NCOLS(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The sign-in verbs' help, the same in both CLIs (verbs-login.c). */
+#define GH_CTL_LOGIN_USAGE                                                     \
+    "login --server URL [--ca-file FILE | --insecure-pin SHA256 | -k] "        \
+    "[--browser]"
+#define GH_CTL_LOGIN_HELP                                                      \
+    "Sign in with your identity provider (OAuth device grant): open the\n"     \
+    "page shown, check the code, approve. --browser signs in through a\n"      \
+    "browser on this machine instead (authorization code + PKCE, sent\n"       \
+    "back to 127.0.0.1; $BROWSER or xdg-open opens it). The token set is\n"    \
+    "kept in $XDG_CONFIG_HOME/gatehouse/tokens.json (default\n"                \
+    "~/.config/gatehouse, 0600), shared by gatehouse and gatehousectl, and\n"  \
+    "refreshed as needed by every later command that is given neither\n"       \
+    "--token-file nor GATEHOUSE_TOKEN. --ca-file or --insecure-pin given\n"    \
+    "here is remembered for later commands. The identity provider's\n"         \
+    "certificate is checked against the system store, or against\n"            \
+    "GATEHOUSE_IDP_CA_FILE when set.\n"
+#define GH_CTL_LOGOUT_HELP                                                     \
+    "Forget the server's token set and revoke its refresh token at the\n"      \
+    "identity provider. The access token runs out on its own.\n"
+#define GH_CTL_STATUS_HELP                                                     \
+    "Show the server, your user and roles and when the token expires\n"        \
+    "(never the token); every server in the cache without --server.\n"
+
 /* A CLI: its name, what it is for (the first lines of --help) and its
  * verbs. */
 struct gh_ctl_prog {

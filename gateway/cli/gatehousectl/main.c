@@ -18,27 +18,10 @@
 
 static const struct gh_ctl_verb gh_ctl_verbs[] = {
     /* Sign-in and the token cache (verbs-login.c). */
-    {"login", NULL,
-     "login --server URL [--ca-file FILE | --insecure-pin SHA256 | -k] "
-     "[--browser]",
-     "Sign in with your identity provider (OAuth device grant): open the\n"
-     "page shown, check the code, approve. --browser signs in through a\n"
-     "browser on this machine instead (authorization code + PKCE, sent\n"
-     "back to 127.0.0.1; $BROWSER or xdg-open opens it). The token set is\n"
-     "kept in $XDG_CONFIG_HOME/gatehouse/tokens.json (default\n"
-     "~/.config/gatehouse, 0600) and refreshed as needed by every later\n"
-     "command that is given neither --token-file nor GATEHOUSE_TOKEN. The\n"
-     "identity provider's\n"
-     "certificate is checked against the system store, or against\n"
-     "GATEHOUSE_IDP_CA_FILE when set.\n",
-     gh_ctl_login},
-    {"logout", NULL, "logout [--server URL]",
-     "Forget the server's token set and revoke its refresh token at the\n"
-     "identity provider. The access token runs out on its own.\n",
+    {"login", NULL, GH_CTL_LOGIN_USAGE, GH_CTL_LOGIN_HELP, gh_ctl_login},
+    {"logout", NULL, "logout [--server URL]", GH_CTL_LOGOUT_HELP,
      gh_ctl_logout},
-    {"status", NULL, "status [--server URL]",
-     "Show the server, your user and roles and when the token expires\n"
-     "(never the token); every server in the cache without --server.\n",
+    {"status", NULL, "status [--server URL]", GH_CTL_STATUS_HELP,
      gh_ctl_status},
     {"requests", "list",
      "requests list [--state S] [--user U] [--target T] [--limit N] "
