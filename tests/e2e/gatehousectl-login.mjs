@@ -253,7 +253,7 @@ try {
     j.servers[A.base].access_token = 'not-a-jwt';
     fs.writeFileSync(cacheFile, JSON.stringify(j), { mode: 0o600 });
     const r = ctl(['whoami'], { p: A });
-    assert.equal(r.status, 1, r.all);
+    assert.equal(r.status, 3, r.all);
     assert.match(r.stderr, /\(malformed\)$/m);
     assert.match(r.stderr, new RegExp(`^gatehousectl: the gateway refused your cached login: run gatehousectl login --server ${A.base}$`, 'm'));
     fs.writeFileSync(cacheFile, saved, { mode: 0o600 });

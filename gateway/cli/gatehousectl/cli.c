@@ -32,7 +32,8 @@ const char gh_ctl_exit_help[] =
     "Exit status: 0 success; 1 the server refused or failed (HTTP 4xx/5xx)\n"
     "or a network/TLS error; 2 usage error (bad option, bad duration,\n"
     "missing argument, unsafe token file or cache, refused server URL);\n"
-    "3 not logged in, login expired, or sign-in denied or expired.\n";
+    "3 not logged in, login expired or refused, or sign-in denied or\n"
+    "expired.\n";
 
 /* ---- messages ---- */
 
@@ -306,11 +307,15 @@ gh_ctl_api(struct gh_ctl *ctl, const char *method, const char *path,
     }
     if (resp.status < 200 || resp.status > 299) {
         gh_ctl_print_refusal(&resp);
-        if (resp.status == 401 && ctl->token_cached)
+        r = GH_CTL_EXIT_FAIL;
+        /* The cached login itself is refused: only signing in again helps
+         * (exit 3, as for a tunnel closed with 4401). */
+        if (resp.status == 401 && ctl->token_cached) {
             gh_ctl_err("the gateway refused your cached login: run "
                        "%s login --server %s",
                        gh_cli_agent(), ctl->conn.server);
-        r = GH_CTL_EXIT_FAIL;
+            r = GH_CTL_EXIT_AUTH;
+        }
         goto out;
     }
     if (resp.json == NULL) {
