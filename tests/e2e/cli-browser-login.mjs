@@ -17,7 +17,7 @@ import path from 'node:path';
 import { startGateway } from '../harness/gateway.mjs';
 import { startIdp } from '../harness/idp/lib.mjs';
 import { isolateNetwork } from '../harness/netns.mjs';
-import { freePort, sleep, testRun } from '../harness/testkit.mjs';
+import { freePort, sleep, testRun, until } from '../harness/testkit.mjs';
 
 isolateNetwork();
 const GH = process.env.GATEHOUSE;
@@ -35,13 +35,6 @@ function login(args, env) {
   c.done = new Promise((r) => c.on('exit', (code) => r(code)));
   procs.push(c);
   return c;
-}
-async function until(pred, what, ms = 30000) {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 let idp, gw;
@@ -77,7 +70,7 @@ try {
   await check('login --browser: Chromium signs in at the IdP and comes back to the CLI; strays turned away', async () => {
     const env = envFor('alice', 'alice', true);
     const c = login(['--server', base, '--ca-file', caFile], env);
-    await until(() => fs.existsSync(env.GH_BROWSER_URL), 'the CLI to start the browser');
+    await until(() => fs.existsSync(env.GH_BROWSER_URL), 'the CLI to start the browser', 30000);
     const authUrl = fs.readFileSync(env.GH_BROWSER_URL, 'utf8');
     const u = new URL(authUrl);
     assert.ok(c.err.includes(authUrl), c.err); // printed too, for a browser elsewhere
@@ -97,7 +90,7 @@ try {
     assert.equal(await c.done, 0, c.err);
     assert.match(c.out, /Logged in to https:\/\/127\.0\.0\.1:\d+ as alice/);
     // The browser lives on after the CLI (nobody waits for it).
-    await until(() => fs.existsSync(env.GH_BROWSER_RESULT), 'the browser to finish');
+    await until(() => fs.existsSync(env.GH_BROWSER_RESULT), 'the browser to finish', 60000);
     const page = JSON.parse(fs.readFileSync(env.GH_BROWSER_RESULT, 'utf8'));
     assert.ok(!page.error, page.error);
     assert.match(page.text, /Signed in/);
@@ -119,7 +112,7 @@ try {
     assert.equal(await c.done, 3, c.err);
     assert.match(c.err, /sign-in was denied at the identity provider/);
     // The browser lives on after the CLI (nobody waits for it).
-    await until(() => fs.existsSync(env.GH_BROWSER_RESULT), 'the browser to finish');
+    await until(() => fs.existsSync(env.GH_BROWSER_RESULT), 'the browser to finish', 60000);
     const page = JSON.parse(fs.readFileSync(env.GH_BROWSER_RESULT, 'utf8'));
     assert.ok(!page.error, page.error);
     assert.match(page.text, /Sign-in failed/);

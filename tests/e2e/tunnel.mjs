@@ -14,7 +14,7 @@ import path from 'node:path';
 import { startGateway } from '../harness/gateway.mjs';
 import { startIdp, approveDevice, loginAndGetTokens } from '../harness/idp/lib.mjs';
 import { upTarget } from '../harness/target.mjs';
-import { apiCaller, freePort, sleep, testRun } from '../harness/testkit.mjs';
+import { apiCaller, freePort, sleep, testRun, until } from '../harness/testkit.mjs';
 
 const GH = process.env.GATEHOUSE;
 const t = testRun('gh-e2e-tunnel', 420000);
@@ -39,13 +39,6 @@ function start(cmd, args, env) {
   c.done = new Promise((resolve) => c.on('exit', (code, sig) => resolve({ code, sig, at: Date.now() })));
   procs.push(c);
   return c;
-}
-async function until(pred, what, ms = 20000) {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
 }
 const sha256 = (f) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
 const openFds = (pid) => fs.readdirSync(`/proc/${pid}/fd`).length;

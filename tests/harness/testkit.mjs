@@ -11,6 +11,16 @@ import { completeAuthorization } from './idp/lib.mjs';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Resolve once pred() (which may be async) holds; throw "timed out waiting
+// for what" after ms.
+export async function until(pred, what, ms = 20000) {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
 export function freePort() {
   return new Promise((resolve) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => {
